@@ -1,0 +1,46 @@
+"""incident-forensics: preserve incident evidence into sealed, verifiable bundles.
+
+The library is usable without the CLI::
+
+    from forensics import load_config, open_store, preserve, verify_bundle
+    from collectors import Window
+"""
+
+from __future__ import annotations
+
+from forensics.config import Config, SourceConfig, load_config
+from forensics.errors import (
+    BundleNotFoundError,
+    ConfigError,
+    ForensicsError,
+    ImmutableObjectError,
+    IntegrityError,
+    InvalidIdentifierError,
+    SourceError,
+    StoreError,
+)
+from forensics.listing import list_bundles
+from forensics.preserve import PreserveResult, preserve
+from forensics.stores import open_store, split_bundle_uri
+from forensics.verify import VerifyResult, verify_bundle
+
+__all__ = [
+    "BundleNotFoundError",
+    "Config",
+    "ConfigError",
+    "ForensicsError",
+    "ImmutableObjectError",
+    "IntegrityError",
+    "InvalidIdentifierError",
+    "PreserveResult",
+    "SourceConfig",
+    "SourceError",
+    "StoreError",
+    "VerifyResult",
+    "list_bundles",
+    "load_config",
+    "open_store",
+    "preserve",
+    "split_bundle_uri",
+    "verify_bundle",
+]

@@ -1,0 +1,1 @@
+"""Bundle format: schemas, writer, manifest and custody log."""
