@@ -28,7 +28,7 @@ from typing import Protocol
 
 from collectors import collector_types
 from collectors.base import Collector, Window
-from forensics.bundle.custody import custody_line, line_hash
+from forensics.bundle.custody import custody_line, line_hash, sealed_line
 from forensics.bundle.manifest import MANIFEST, FileEntry, Manifest, SourceEntry
 from forensics.bundle.writer import (
     DEFAULT_MAX_ROWS_PER_FILE,
@@ -305,11 +305,14 @@ def _store_and_seal(
     store.put_bytes(f"{bundle}/{MANIFEST}", body, sha256=sha256_bytes(body))
     store.append_custody(
         bundle,
-        custody_line(
-            "sealed",
+        sealed_line(
             seq=seq + 1,
-            prev=custody_head,
-            details={"digest": manifest.digest, "manifest_sha256": sha256_bytes(body)},
+            custody_head=custody_head,
+            digest=manifest.digest,
+            manifest_sha256=sha256_bytes(body),
+            sealed=manifest.sealed,
+            who=manifest.operator,
+            version=manifest.tool["version"],
         ),
     )
     store.seal(bundle)

@@ -9,13 +9,14 @@ store, every object still has a retention.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from forensics.bundle.custody import check_chain, custody_line, line_hash
+from forensics.bundle.custody import check_chain, custody_line, line_hash, sealed_line
 from forensics.bundle.manifest import MANIFEST, Manifest
 from forensics.errors import BundleNotFoundError, IntegrityError
-from forensics.hashing import sha256_stream
+from forensics.hashing import sha256_bytes, sha256_stream
 from forensics.stores.base import Store
 
 
@@ -59,7 +60,8 @@ def verify_bundle(
         )
         return result
     try:
-        manifest = Manifest.from_json(store.read_bytes(f"{bundle}/{MANIFEST}"))
+        manifest_bytes = store.read_bytes(f"{bundle}/{MANIFEST}")
+        manifest = Manifest.from_json(manifest_bytes)
     except IntegrityError as exc:
         result.problems.append(f"{MANIFEST}: {exc}")
         return result
@@ -71,7 +73,7 @@ def verify_bundle(
     _check_files(store, bundle, manifest, present, result)
     if manifest.compute_digest() != manifest.digest:
         result.problems.append(f"{MANIFEST}: digest does not match the listed files")
-    _check_custody(store, bundle, manifest, result)
+    _check_custody(store, bundle, manifest, sha256_bytes(manifest_bytes), result)
     result.intact = not result.problems
     if record:
         lines = store.read_custody(bundle)
@@ -119,7 +121,9 @@ def _check_files(
         result.problems.append(f"{key[len(bundle) + 1 :]}: extra file not in the manifest")
 
 
-def _check_custody(store: Store, bundle: str, manifest: Manifest, result: VerifyResult) -> None:
+def _check_custody(
+    store: Store, bundle: str, manifest: Manifest, manifest_sha256: str, result: VerifyResult
+) -> None:
     lines = store.read_custody(bundle)
     if not lines:
         result.problems.append("custody log: missing")
@@ -127,4 +131,39 @@ def _check_custody(store: Store, bundle: str, manifest: Manifest, result: Verify
     problems, hashes = check_chain(lines)
     result.problems.extend(f"custody log: {p}" for p in problems)
     if manifest.custody_head not in hashes:
-        result.problems.append("custody log: does not contain the events recorded at sealing")
+        result.problems.append(
+            f"{MANIFEST} or custody log: the custody_head recorded at sealing is not in the log"
+        )
+        return
+    # The event after the recorded head is the seal. It names the manifest's own hash
+    # and is fully determined by the manifest, so it is rebuilt and compared byte for byte.
+    position = hashes.index(manifest.custody_head) + 1
+    if position >= len(lines):
+        result.problems.append("custody log: the sealed event is missing")
+        return
+    recorded = _event(lines[position])
+    if recorded.get("details", {}).get("manifest_sha256") != manifest_sha256:
+        result.problems.append(
+            f"{MANIFEST} or the sealed custody event changed after sealing "
+            "(the manifest's hash differs from the one sealed)"
+        )
+        return
+    expected = sealed_line(
+        seq=position + 1,
+        custody_head=manifest.custody_head,
+        digest=manifest.digest,
+        manifest_sha256=manifest_sha256,
+        sealed=manifest.sealed,
+        who=manifest.operator,
+        version=manifest.tool.get("version", ""),
+    )
+    if lines[position].rstrip(b"\n") != expected.rstrip(b"\n"):
+        result.problems.append("custody log: the sealed event was altered")
+
+
+def _event(line: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -20,22 +20,51 @@ EVENTS = ("collected", "stored", "sealed", "verified", "exported")
 
 
 def custody_line(
-    event: str, *, seq: int, prev: str | None, details: dict[str, Any] | None = None
+    event: str,
+    *,
+    seq: int,
+    prev: str | None,
+    details: dict[str, Any] | None = None,
+    time: str | None = None,
+    who: str | None = None,
+    version: str | None = None,
 ) -> bytes:
-    """Serialise one custody event as a canonical JSON line (with newline)."""
+    """Serialise one custody event as a canonical JSON line (with newline).
+
+    ``time``, ``who`` (user@host) and ``version`` default to now, this operator
+    and this tool; the seal passes the manifest's values so that verification
+    can rebuild the sealed event byte for byte.
+    """
     if event not in EVENTS:
         raise ValueError(f"unknown custody event {event!r}")
+    who = who or operator()
     record = {
         "seq": seq,
         "event": event,
-        "time": isoformat(utcnow()),
-        "operator": operator(),
-        "host": host(),
-        "tool_version": tool_version(),
+        "time": time or isoformat(utcnow()),
+        "operator": who,
+        "host": who.rpartition("@")[2] or host(),
+        "tool_version": version or tool_version(),
         "details": details or {},
         "prev": prev,
     }
     return (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def sealed_line(
+    *, seq: int, custody_head: str, digest: str, manifest_sha256: str, sealed: str, who: str,
+    version: str,
+) -> bytes:
+    """The ``sealed`` event, fully determined by the manifest and its hash."""
+    return custody_line(
+        "sealed",
+        seq=seq,
+        prev=custody_head,
+        details={"digest": digest, "manifest_sha256": manifest_sha256},
+        time=sealed,
+        who=who,
+        version=version,
+    )
 
 
 def line_hash(line: bytes) -> str:

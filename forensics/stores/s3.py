@@ -172,6 +172,7 @@ class S3Store(Store):
                 Bucket=self.bucket,
                 Key=self._key(key),
                 Body=body,
+                ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=base64.b64encode(bytes.fromhex(sha256)).decode("ascii"),
                 IfNoneMatch="*",
                 **self._lock_args(),
