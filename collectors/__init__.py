@@ -6,7 +6,8 @@ source is one module with one ``Collector`` subclass, registered here.
 
 from __future__ import annotations
 
-from collectors.base import Collector, RejectSink, SourceReport, Window
+from collectors.base import Collector, RejectSink, SourceReport
+from forensics.window import Window
 
 
 def collector_types() -> dict[str, type[Collector]]:

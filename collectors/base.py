@@ -24,7 +24,6 @@ import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self
 
@@ -33,26 +32,7 @@ import pyarrow as pa
 from forensics.bundle.schema import SCHEMAS
 from forensics.config import SourceConfig
 from forensics.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Window:
-    """A half-open UTC time range ``[since, until)``."""
-
-    since: datetime
-    until: datetime
-
-    def __post_init__(self) -> None:
-        if self.since.tzinfo is None or self.until.tzinfo is None:
-            raise ConfigError("window times must carry a time zone")
-        if self.since >= self.until:
-            raise ConfigError(
-                f"empty window: since {self.since.isoformat()} is not before "
-                f"until {self.until.isoformat()}"
-            )
-
-    def __contains__(self, moment: datetime) -> bool:
-        return self.since <= moment < self.until
+from forensics.window import Window
 
 
 @dataclass

@@ -33,10 +33,11 @@ from elasticsearch import (
     NotFoundError,
 )
 
-from collectors.base import Collector, RejectSink, SourceReport, Window
+from collectors.base import Collector, RejectSink, SourceReport
 from collectors.records import BatchBuilder, RecordError, RecordMapper, load_timezone
 from forensics.config import SourceConfig
 from forensics.errors import ConfigError, SourceError
+from forensics.window import Window
 
 _OPTIONS = {
     "hosts",

@@ -20,11 +20,12 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from collectors.base import Collector, RejectSink, SourceReport, Window
+from collectors.base import Collector, RejectSink, SourceReport
 from collectors.records import BatchBuilder, RecordError, RecordMapper, load_timezone
 from forensics.config import SourceConfig
 from forensics.errors import ConfigError, SourceError
 from forensics.timeutil import isoformat
+from forensics.window import Window
 
 SCHEMA_KINDS = ("logs", "metrics", "changes")
 

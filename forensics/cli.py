@@ -16,7 +16,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from collectors.base import Window
 from forensics.config import load_config
 from forensics.errors import ConfigError, ForensicsError
 from forensics.listing import list_bundles
@@ -25,6 +24,7 @@ from forensics.progress import RichProgress
 from forensics.stores import DEFAULT_STORE, open_store, split_bundle_uri
 from forensics.timeutil import isoformat, parse_duration, parse_time, utcnow
 from forensics.verify import verify_bundle
+from forensics.window import Window
 
 S3_ENDPOINT = click.option(
     "--s3-endpoint",

@@ -24,10 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from collectors import collector_types
-from collectors.base import Collector, Window
 from forensics.bundle.custody import custody_line, line_hash, sealed_line
 from forensics.bundle.manifest import MANIFEST, FileEntry, Manifest, SourceEntry
 from forensics.bundle.writer import (
@@ -44,6 +42,10 @@ from forensics.ids import new_bundle_id, validate_incident_id
 from forensics.stores.base import Store
 from forensics.stores.local import LocalStore
 from forensics.timeutil import isoformat, utcnow
+from forensics.window import Window
+
+if TYPE_CHECKING:
+    from collectors.base import Collector
 
 DEFAULT_LOOKBACK = timedelta(hours=24)
 
@@ -104,6 +106,8 @@ def source_window(kind: str, window: Window, lookback: timedelta) -> Window:
 
 def build_collectors(config: Config, window: Window, lookback: timedelta) -> list[Collector]:
     """Instantiate every configured collector (validates all options up front)."""
+    from collectors import collector_types  # plug-ins import the library, not the reverse
+
     types = collector_types()
     return [
         types[source.type](source, window=source_window(source.kind, window, lookback))

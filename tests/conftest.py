@@ -50,7 +50,7 @@ def wait_http(url: str, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback test service
+            urllib.request.urlopen(url, timeout=2)
             return True
         except urllib.error.HTTPError:
             return True

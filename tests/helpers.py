@@ -7,10 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from collectors.base import Window
 from forensics.config import Config, parse_config
 from forensics.preserve import PreserveResult, preserve
 from forensics.stores.base import Store
+from forensics.window import Window
 
 WINDOW = Window(datetime(2026, 11, 20, 9, tzinfo=UTC), datetime(2026, 11, 20, 11, tzinfo=UTC))
 

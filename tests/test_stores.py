@@ -1,4 +1,4 @@
-"""One contract for every store: create-only, no deletes in sealed bundles, verify catches change."""
+"""One contract for every store: create-only, no deletes when sealed, verify catches change."""
 
 from __future__ import annotations
 
@@ -53,7 +53,9 @@ def test_incomplete_bundle_is_listed_as_incomplete(store: Store, tmp_path: Path)
     data = b"partial"
     from forensics.hashing import sha256_bytes
 
-    store.put_bytes("INC-2/20261120T110000Z-0badf00d/logs/x/part-00000.parquet", data, sha256=sha256_bytes(data))
+    store.put_bytes(
+        "INC-2/20261120T110000Z-0badf00d/logs/x/part-00000.parquet", data, sha256=sha256_bytes(data)
+    )
     (listed,) = list_bundles(store, incident="INC-2")
     assert not listed.sealed
     outcome = verify_bundle(store, "INC-2", "20261120T110000Z-0badf00d", record=False)

@@ -46,8 +46,13 @@ def test_every_file_is_covered(sealed: tuple[LocalStore, str, Path]) -> None:
     }
 
 
-@pytest.mark.parametrize("seed", range(int(__import__("os").environ.get("FORENSICS_FLIP_SEEDS", "6"))))
-def test_one_flipped_byte_in_any_file_is_named(sealed: tuple[LocalStore, str, Path], seed: int) -> None:
+FLIP_SEEDS = int(os.environ.get("FORENSICS_FLIP_SEEDS", "6"))
+
+
+@pytest.mark.parametrize("seed", range(FLIP_SEEDS))
+def test_one_flipped_byte_in_any_file_is_named(
+    sealed: tuple[LocalStore, str, Path], seed: int
+) -> None:
     store, bundle_id, bundle_dir = sealed
     rng = random.Random(seed)
     for target in _files(bundle_dir):
@@ -84,7 +89,7 @@ def test_removed_and_added_files_are_named(sealed: tuple[LocalStore, str, Path])
 
 
 def test_cli_verify_exit_codes(sealed: tuple[LocalStore, str, Path]) -> None:
-    store, bundle_id, bundle_dir = sealed
+    _, _, bundle_dir = sealed
     uri = str(bundle_dir)
     runner = CliRunner()
     ok = runner.invoke(main, ["verify", uri])

@@ -52,7 +52,13 @@ def custody_line(
 
 
 def sealed_line(
-    *, seq: int, custody_head: str, digest: str, manifest_sha256: str, sealed: str, who: str,
+    *,
+    seq: int,
+    custody_head: str,
+    digest: str,
+    manifest_sha256: str,
+    sealed: str,
+    who: str,
     version: str,
 ) -> bytes:
     """The ``sealed`` event, fully determined by the manifest and its hash."""
