@@ -84,6 +84,12 @@ def _window(since: str | None, until: str | None, window: str | None) -> Window:
     return Window(parse_time(since, now=now), parse_time(until, now=now) if until else now)
 
 
+def _console() -> Console:
+    """stdout console; piped output gets a wide page instead of 80 columns."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=200)
+
+
 def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
@@ -212,10 +218,10 @@ def preserve_command(
         )
     else:
         table = Table(title=f"{incident}: {isoformat(span.since)} .. {isoformat(span.until)}")
-        for column in ("source", "kind", "reported", "written", "rejected", "skipped", "status"):
-            table.add_column(
-                column, justify="left" if column in {"source", "kind", "status"} else "right"
-            )
+        widest = max(len(s.name) for s in manifest.sources)
+        table.add_column("source", min_width=widest, no_wrap=True)
+        for column in ("kind", "reported", "written", "rejected", "skipped", "status"):
+            table.add_column(column, justify="left" if column in {"kind", "status"} else "right")
         for s in manifest.sources:
             table.add_row(
                 s.name,
@@ -228,7 +234,7 @@ def preserve_command(
                 if s.status == "ok"
                 else "FAILED",
             )
-        console = Console()
+        console = _console()
         console.print(table)
         console.print(f"bundle  {result.bundle_uri}", soft_wrap=True, highlight=False)
         console.print(f"digest  {manifest.digest}", highlight=False)
@@ -289,8 +295,10 @@ def ls_command(
         click.echo(f"no bundles in {store.uri}")
         return
     table = Table()
-    for column in ("incident", "bundle", "window", "sources", "rows", "status"):
-        table.add_column(column)
+    for column in ("incident", "bundle"):
+        table.add_column(column, no_wrap=True)
+    for column in ("window", "sources", "rows", "status"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
     for b in bundles:
         span = f"{b.window['since']} .. {b.window['until']}" if b.window else "-"
         status = "sealed" if b.sealed else f"incomplete ({b.note})"
@@ -304,7 +312,7 @@ def ls_command(
             "-" if b.rows is None else f"{b.rows:,}",
             status,
         )
-    Console().print(table)
+    _console().print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,12 +23,15 @@ from forensics.bundle.manifest import SourceEntry
 class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{speed:,.0f} rows/s" if speed else "", style="cyan")
+        unit = task.fields.get("unit", "rows")
+        return Text(f"{speed:,.0f} {unit}/s" if speed and unit else "", style="cyan")
 
 
 class _RowsColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         unit = task.fields.get("unit", "rows")
+        if not unit:
+            return Text("")
         total = f"/{task.total:,.0f}" if task.total is not None else ""
         return Text(f"{task.completed:,.0f}{total} {unit}")
 
@@ -86,7 +89,9 @@ class RichProgress:
         if self._stage is not None:
             current = self._progress.tasks[self._stage]
             self._progress.update(self._stage, total=current.completed)
-        self._stage = self._progress.add_task(message, total=total, unit="files")
+        self._stage = self._progress.add_task(
+            message, total=total, unit="files" if total is not None else ""
+        )
 
     def advance(self, count: int = 1) -> None:
         """Progress within the current stage."""

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-python3 -m pip install --quiet --disable-pip-version-check -e .
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -e .
 command -v pyenv >/dev/null && pyenv rehash  # expose the new console script under pyenv
 python3 examples/sample-incident/generate.py >/dev/null
 
