@@ -18,7 +18,7 @@ from forensics.bundle.schema import REJECTS_SCHEMA, TIMESTAMP
 
 #: Rows per Parquet row group: small enough for time-range pruning, large enough to compress.
 ROW_GROUP_ROWS = 64 * 1024
-DEFAULT_MAX_ROWS_PER_FILE = 500_000
+DEFAULT_MAX_ROWS_PER_FILE = 200_000
 
 
 @dataclass(frozen=True)
