@@ -105,7 +105,7 @@ start() {
         -Djava.io.tmpdir="$HOME_DIR/tmp" -Djava.awt.headless=true -Dfile.encoding=UTF-8 -Dlog4j2.disable.jmx=true \
         -cp "$PROJECT/target/es-launcher.jar:$PROJECT/target/lib/*" forensics.testsvc.EsLauncher \
         --home "$HOME_DIR" --http-port "$ES_PORT" --transport-port "$ES_TRANSPORT_PORT" "${extra[@]}" \
-        </dev/null >>"$LOG_FILE" 2>&1 &
+        </dev/null >>"$LOG_FILE" 2>&1 9>&- &
     echo $! >"$PID_FILE"
     echo "$ES_PORT" >"$PORT_FILE"
 

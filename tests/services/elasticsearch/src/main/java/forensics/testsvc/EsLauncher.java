@@ -57,7 +57,12 @@ public final class EsLauncher {
             }
         }, "es-launcher-shutdown"));
 
-        node.start();
+        try {
+            node.start();
+        } catch (Throwable t) { // e.g. port already in use: exit rather than linger with the node's threads
+            t.printStackTrace();
+            System.exit(1); // runs the shutdown hook, which closes the node
+        }
         System.out.println("es-launcher: node [" + settings.get("node.name") + "] started, http "
             + settings.get("network.host") + ":" + settings.get("http.port"));
         stopped.await();
