@@ -14,7 +14,7 @@ import base64
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import boto3
 import pyarrow.fs as pafs
@@ -195,7 +195,7 @@ class S3Store(Store):
             body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("read", exc, key) from None
-        return body  # type: ignore[no-any-return]
+        return cast(IO[bytes], body)
 
     def exists(self, key: str) -> bool:
         """HEAD the object."""
