@@ -107,6 +107,28 @@ def plain_bucket(s3_client) -> str:  # type: ignore[no-untyped-def]
     return name
 
 
+def start_service(name: str, env: dict[str, str] | None = None) -> str:
+    """Run ``scripts/services/<name>.sh start``; its last stdout line is the address to use.
+
+    Fails under CI, skips elsewhere, when the script cannot start the service.
+    """
+    script = ROOT / "scripts" / "services" / f"{name}.sh"
+    done = subprocess.run(
+        ["bash", str(script), "start"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        service_unavailable(
+            f"scripts/services/{name}.sh start failed: {(done.stdout + done.stderr)[-3000:]}"
+        )
+    return lines[-1].strip()
+
+
 @pytest.fixture(scope="session")
 def es_url() -> str:
     """A real Elasticsearch node: ``ES_URL`` if set, else started by scripts/services."""

@@ -74,6 +74,20 @@ CHANGES_SCHEMA: Final = pa.schema(
     ]
 )
 
+#: Snapshots of system state (database sessions, locks, connection counts...). One schema for
+#: every snapshot: ``snapshot`` names the view (``pg_stat_activity``, ``pg_locks``...),
+#: ``entity`` the row's natural key (a pid, a table), ``values`` the row as a JSON object.
+STATE_SCHEMA: Final = pa.schema(
+    [
+        pa.field(TIMESTAMP, TIMESTAMP_TYPE, nullable=False),
+        pa.field("snapshot", pa.string(), nullable=False),
+        pa.field("entity", pa.string()),
+        pa.field("values", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("source_ref", pa.string(), nullable=False),
+    ]
+)
+
 REJECTS_SCHEMA: Final = pa.schema(
     [
         pa.field("source", pa.string(), nullable=False),
@@ -87,8 +101,9 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
     "logs": LOGS_SCHEMA,
     "metrics": METRICS_SCHEMA,
     "changes": CHANGES_SCHEMA,
+    "state": STATE_SCHEMA,
     "rejects": REJECTS_SCHEMA,
 }
 
-#: The kinds a source may declare (``state`` datasets carry their own schemas).
+#: The kinds a source may declare.
 SOURCE_KINDS: Final = ("logs", "metrics", "changes", "state")
