@@ -1,21 +1,31 @@
 """Source plug-ins: one module per source, all behind :class:`collectors.base.Collector`.
 
-``COLLECTORS`` maps a ``type`` value of ``forensics.toml`` to its class. A new
-source is one module with one ``Collector`` subclass, registered here.
+``REGISTRY`` lists ``module:Class`` for every source; :func:`collector_types` maps the
+``type`` value of ``forensics.toml`` to its class. A new source is one module with one
+``Collector`` subclass and one line here.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from collectors.base import Collector, RejectSink, SourceReport
 from forensics.window import Window
+
+REGISTRY: tuple[str, ...] = (
+    "collectors.files:FilesCollector",
+    "collectors.elasticsearch:ElasticsearchCollector",
+)
 
 
 def collector_types() -> dict[str, type[Collector]]:
     """Return the collector class for every known source ``type``."""
-    from collectors.elasticsearch import ElasticsearchCollector
-    from collectors.files import FilesCollector
+    found: dict[str, type[Collector]] = {}
+    for entry in REGISTRY:
+        module, _, name = entry.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        found[cls.type] = cls
+    return found
 
-    return {cls.type: cls for cls in (FilesCollector, ElasticsearchCollector)}
 
-
-__all__ = ["Collector", "RejectSink", "SourceReport", "Window", "collector_types"]
+__all__ = ["REGISTRY", "Collector", "RejectSink", "SourceReport", "Window", "collector_types"]
