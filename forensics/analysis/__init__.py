@@ -1,0 +1,1 @@
+"""Analysis of sealed bundles: error signatures, onset, change correlation, checklist."""
