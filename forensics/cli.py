@@ -273,6 +273,8 @@ def verify_command(
         click.echo(f"NOT INTACT  {result.bundle_uri}")
         for problem in result.problems:
             click.echo(f"  {problem}")
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     if not result.intact:
         sys.exit(1)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from forensics.bundle.custody import check_chain, custody_line, line_hash, sealed_line
 from forensics.bundle.manifest import MANIFEST, Manifest
-from forensics.errors import BundleNotFoundError, IntegrityError
+from forensics.errors import BundleNotFoundError, IntegrityError, StoreError
 from forensics.hashing import sha256_bytes, sha256_stream
 from forensics.stores.base import Store
 
@@ -31,6 +31,7 @@ class VerifyResult:
     bytes_checked: int = 0
     digest: str | None = None
     retention: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -42,6 +43,7 @@ class VerifyResult:
             "bytes_checked": self.bytes_checked,
             "digest": self.digest,
             "retention": self.retention,
+            "notes": self.notes,
         }
 
 
@@ -78,15 +80,16 @@ def verify_bundle(
     if record:
         lines = store.read_custody(bundle)
         prev = line_hash(lines[-1]) if lines else None
-        store.append_custody(
-            bundle,
-            custody_line(
-                "verified",
-                seq=len(lines) + 1,
-                prev=prev,
-                details={"intact": result.intact, "problems": len(result.problems)},
-            ),
+        event = custody_line(
+            "verified",
+            seq=len(lines) + 1,
+            prev=prev,
+            details={"intact": result.intact, "problems": len(result.problems)},
         )
+        try:
+            store.append_custody(bundle, event)
+        except StoreError as exc:  # read-only access still verifies; it just cannot record
+            result.notes.append(f"the verified event was not recorded: {exc}")
     return result
 
 

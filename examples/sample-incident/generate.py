@@ -46,6 +46,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from extras import write_extras
+
 DEFAULT_SEED = 20261120
 """Seed used when ``--seed`` is not given; ground truth in the README refers to it."""
 
@@ -2084,6 +2087,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     truth = IncidentGenerator(args.seed).write(args.out)
+    changes = [json.loads(line) for line in (args.out / "changes.jsonl").read_text().splitlines()]
+    truth["extras"] = write_extras(args.out, changes, args.seed)
+    (args.out / "ground_truth.json").write_text(
+        json.dumps(truth, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     elapsed = time.perf_counter() - started
     first = truth["new_error"]["first"]
     print(f"wrote {args.out} in {elapsed:.2f}s (seed {args.seed})")

@@ -125,8 +125,11 @@ class LocalStore(Store):
     def append_custody(self, bundle: str, line: bytes) -> None:
         """Append to ``custody.jsonl`` (O_APPEND, fsynced)."""
         path = self._path(f"{bundle}/{CUSTODY}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot append to {path}: {exc.strerror}") from None
         try:
             os.write(fd, line)
             os.fsync(fd)
