@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -19,10 +20,10 @@ from rich.table import Table
 from forensics.config import load_config
 from forensics.errors import ConfigError, ForensicsError
 from forensics.listing import list_bundles
-from forensics.preserve import DEFAULT_LOOKBACK, failure_summary, preserve
+from forensics.preserve import DEFAULT_LOOKBACK, PreserveResult, failure_summary, preserve, resume
 from forensics.progress import RichProgress
 from forensics.stores import DEFAULT_STORE, open_store, split_bundle_uri
-from forensics.timeutil import isoformat, parse_duration, parse_time, utcnow
+from forensics.timeutil import parse_duration, parse_time, utcnow
 from forensics.verify import verify_bundle
 from forensics.window import Window
 
@@ -94,6 +95,70 @@ def _fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
+def _print_result(result: PreserveResult, *, as_json: bool, allow_partial: bool) -> None:
+    """Print a preservation result; fail when sources failed and partial was not allowed."""
+    manifest = result.manifest
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "bundle_uri": result.bundle_uri,
+                    "incident_id": result.incident_id,
+                    "bundle_id": result.bundle_id,
+                    "digest": manifest.digest,
+                    "window": manifest.window,
+                    "changes_since": manifest.changes_since,
+                    "sources": [
+                        {
+                            "name": s.name,
+                            "type": s.type,
+                            "kind": s.kind,
+                            "status": s.status,
+                            "reported": s.reported_count,
+                            "written": s.rows_written,
+                            "rejected": s.rows_rejected,
+                            "skipped": s.rows_skipped,
+                            "reconciled": s.reconciled,
+                            "error": s.error,
+                        }
+                        for s in manifest.sources
+                    ],
+                    "failed": result.failed,
+                },
+                indent=2,
+            )
+        )
+    else:
+        table = Table(
+            title=f"{result.incident_id}: {manifest.window['since']} .. {manifest.window['until']}"
+        )
+        widest = max(len(s.name) for s in manifest.sources)
+        table.add_column("source", min_width=widest, no_wrap=True)
+        for column in ("kind", "reported", "written", "rejected", "skipped", "status"):
+            table.add_column(column, justify="left" if column in {"kind", "status"} else "right")
+        for s in manifest.sources:
+            table.add_row(
+                s.name,
+                s.kind,
+                "-" if s.reported_count is None else f"{s.reported_count:,}",
+                f"{s.rows_written:,}",
+                f"{s.rows_rejected:,}",
+                f"{sum(s.rows_skipped.values()):,}",
+                ("reconciled" if s.reconciled else "NOT reconciled")
+                if s.status == "ok"
+                else "FAILED",
+            )
+        console = _console()
+        console.print(table)
+        console.print(f"bundle  {result.bundle_uri}", soft_wrap=True, highlight=False)
+        console.print(f"digest  {manifest.digest}", highlight=False)
+    if result.failed and not allow_partial:
+        _fail(
+            f"{len(result.failed)} source(s) failed and were sealed as failed in "
+            f"{result.bundle_uri}: {failure_summary(result)}"
+        )
+
+
 @main.command("preserve")
 @click.option("--incident", required=True, help="Incident id, e.g. INC-42.")
 @click.option(
@@ -145,6 +210,12 @@ def _fail(message: str) -> NoReturn:
 @click.option(
     "--staging", type=click.Path(file_okay=False), help="Local folder for files before upload."
 )
+@click.option(
+    "--resume",
+    "resume_id",
+    metavar="BUNDLE_ID",
+    help="Finish storing and sealing an interrupted run, without collecting again.",
+)
 @JSON
 def preserve_command(
     incident: str,
@@ -160,14 +231,10 @@ def preserve_command(
     require_lock: bool,
     allow_partial: bool,
     staging: str | None,
+    resume_id: str | None,
     as_json: bool,
 ) -> None:
     """Collect every configured source for the incident window into a sealed bundle."""
-    from pathlib import Path
-
-    span = _window(since, until, window)
-    back: timedelta = parse_duration(lookback) if lookback else DEFAULT_LOOKBACK
-    config = load_config(config_path)
     store = open_store(
         store_uri,
         endpoint_url=s3_endpoint,
@@ -175,6 +242,23 @@ def preserve_command(
         retention_days=retention_days,
         require_lock=require_lock,
     )
+    staging_dir = Path(staging) if staging else None
+    if resume_id:
+        if since or until or window:
+            raise ConfigError("--resume finishes an earlier run: do not give a window with it")
+        with RichProgress() as progress:
+            result = resume(
+                store,
+                incident=incident,
+                bundle_id=resume_id,
+                staging=staging_dir,
+                progress=progress,
+            )
+        _print_result(result, as_json=as_json, allow_partial=allow_partial)
+        return
+    span = _window(since, until, window)
+    back: timedelta = parse_duration(lookback) if lookback else DEFAULT_LOOKBACK
+    config = load_config(config_path)
     with RichProgress() as progress:
         result = preserve(
             config,
@@ -182,67 +266,10 @@ def preserve_command(
             incident=incident,
             window=span,
             lookback=back,
-            staging=Path(staging) if staging else None,
+            staging=staging_dir,
             progress=progress,
         )
-    manifest = result.manifest
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "bundle_uri": result.bundle_uri,
-                    "incident_id": result.incident_id,
-                    "bundle_id": result.bundle_id,
-                    "digest": manifest.digest,
-                    "window": manifest.window,
-                    "changes_since": manifest.changes_since,
-                    "sources": [
-                        {
-                            "name": s.name,
-                            "type": s.type,
-                            "kind": s.kind,
-                            "status": s.status,
-                            "reported": s.reported_count,
-                            "written": s.rows_written,
-                            "rejected": s.rows_rejected,
-                            "skipped": s.rows_skipped,
-                            "reconciled": s.reconciled,
-                            "error": s.error,
-                        }
-                        for s in manifest.sources
-                    ],
-                    "failed": result.failed,
-                },
-                indent=2,
-            )
-        )
-    else:
-        table = Table(title=f"{incident}: {isoformat(span.since)} .. {isoformat(span.until)}")
-        widest = max(len(s.name) for s in manifest.sources)
-        table.add_column("source", min_width=widest, no_wrap=True)
-        for column in ("kind", "reported", "written", "rejected", "skipped", "status"):
-            table.add_column(column, justify="left" if column in {"kind", "status"} else "right")
-        for s in manifest.sources:
-            table.add_row(
-                s.name,
-                s.kind,
-                "-" if s.reported_count is None else f"{s.reported_count:,}",
-                f"{s.rows_written:,}",
-                f"{s.rows_rejected:,}",
-                f"{sum(s.rows_skipped.values()):,}",
-                ("reconciled" if s.reconciled else "NOT reconciled")
-                if s.status == "ok"
-                else "FAILED",
-            )
-        console = _console()
-        console.print(table)
-        console.print(f"bundle  {result.bundle_uri}", soft_wrap=True, highlight=False)
-        console.print(f"digest  {manifest.digest}", highlight=False)
-    if result.failed and not allow_partial:
-        _fail(
-            f"{len(result.failed)} source(s) failed and were sealed as failed in "
-            f"{result.bundle_uri}: {failure_summary(result)}"
-        )
+    _print_result(result, as_json=as_json, allow_partial=allow_partial)
 
 
 @main.command("verify")
@@ -315,6 +342,38 @@ def ls_command(
             status,
         )
     _console().print(table)
+
+
+@main.command("analyze")
+@click.argument("bundle_uri")
+@click.option("--baseline", default="2h", show_default=True, help="Baseline before the window.")
+@click.option("--baseline-bundle", metavar="URI", help="A bundle of normal operation to compare.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for analysis.json.")
+@S3_ENDPOINT
+@JSON
+def analyze_command(
+    bundle_uri: str,
+    baseline: str,
+    baseline_bundle: str | None,
+    out: str | None,
+    s3_endpoint: str | None,
+    as_json: bool,
+) -> None:
+    """First error, suspect changes, metric anomalies and checklist of a sealed bundle."""
+    from forensics.analysis import analyze
+    from forensics.analysis.summary import render
+
+    result = analyze(
+        bundle_uri,
+        baseline=baseline,
+        baseline_bundle=baseline_bundle,
+        out=out,
+        s3_endpoint=s3_endpoint,
+    )
+    if as_json:
+        click.echo(json.dumps(result.data, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render(result.data, path=str(result.path)))
 
 
 if __name__ == "__main__":  # pragma: no cover

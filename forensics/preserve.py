@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from forensics.bundle.custody import custody_line, line_hash, sealed_line
-from forensics.bundle.manifest import MANIFEST, FileEntry, Manifest, SourceEntry
+from forensics.bundle.custody import custody_line, line_hash
+from forensics.bundle.manifest import MANIFEST, Manifest, SourceEntry
 from forensics.bundle.writer import (
     DEFAULT_MAX_ROWS_PER_FILE,
     DatasetWriter,
@@ -35,10 +33,11 @@ from forensics.bundle.writer import (
     StagedFile,
 )
 from forensics.config import Config
-from forensics.errors import ForensicsError, SourceError
-from forensics.hashing import sha256_bytes, sha256_file
-from forensics.identity import TOOL_NAME, operator, tool_version
-from forensics.ids import new_bundle_id, validate_incident_id
+from forensics.errors import ConfigError, ForensicsError, SourceError
+from forensics.identity import TOOL_NAME
+from forensics.ids import new_bundle_id, validate_bundle_id, validate_incident_id
+from forensics.seal import store_and_seal
+from forensics.staging import StagedBundle
 from forensics.stores.base import Store
 from forensics.stores.local import LocalStore
 from forensics.timeutil import isoformat, utcnow
@@ -133,34 +132,95 @@ def preserve(
     store_facts = store.check()
     created = utcnow()
     bundle_id = new_bundle_id(created)
-    bundle = f"{incident}/{bundle_id}"
     stage_root = (staging or default_staging(store)) / incident / bundle_id
     stage_root.mkdir(parents=True, exist_ok=False)
     try:
         entries: list[SourceEntry] = []
-        staged: list[StagedFile] = []
+        staged_files: list[StagedFile] = []
         for collector in collectors:
             entry, files = _collect(collector, stage_root, listener, max_rows_per_file)
             entries.append(entry)
-            staged.extend(files)
-        manifest = _store_and_seal(
-            store,
-            bundle=bundle,
-            stage_root=stage_root,
-            staged=staged,
-            entries=entries,
-            incident=incident,
+            staged_files.extend(files)
+        staged = StagedBundle(
+            incident_id=incident,
             bundle_id=bundle_id,
-            window=window,
-            lookback=lookback,
-            created=created,
+            window={"since": isoformat(window.since), "until": isoformat(window.until)},
+            lookback_seconds=int(lookback.total_seconds()),
+            changes_since=isoformat(window.since - lookback),
+            created=isoformat(created),
             store_facts=store_facts,
-            listener=listener,
+            sources=entries,
+            staged=staged_files,
+            custody=_collected_events(entries),
         )
-    finally:
+        staged.save(stage_root)
+    except BaseException:
+        # Collection did not finish: there is nothing complete to resume.
         shutil.rmtree(stage_root, ignore_errors=True)
-    failed = [e.name for e in entries if e.status != "ok"]
-    return PreserveResult(store.location(bundle), incident, bundle_id, manifest, failed)
+        raise
+    return _finish(store, staged, stage_root, listener)
+
+
+def resume(
+    store: Store,
+    *,
+    incident: str,
+    bundle_id: str,
+    staging: Path | None = None,
+    progress: ProgressListener | None = None,
+) -> PreserveResult:
+    """Finish storing and sealing a bundle whose collection completed, without collecting again."""
+    validate_incident_id(incident)
+    validate_bundle_id(bundle_id)
+    stage_root = (staging or default_staging(store)) / incident / bundle_id
+    if not stage_root.exists() and store.exists(f"{incident}/{bundle_id}/{MANIFEST}"):
+        raise ConfigError(
+            f"{store.location(f'{incident}/{bundle_id}')} is already sealed; nothing to resume"
+        )
+    staged = StagedBundle.load(stage_root)
+    store.check()
+    return _finish(store, staged, stage_root, progress or _Quiet())
+
+
+def _collected_events(entries: list[SourceEntry]) -> list[str]:
+    lines: list[str] = []
+    prev: str | None = None
+    for seq, entry in enumerate(entries, start=1):
+        line = custody_line(
+            "collected",
+            seq=seq,
+            prev=prev,
+            details={
+                "source": entry.name,
+                "status": entry.status,
+                "reported_count": entry.reported_count,
+                "rows_written": entry.rows_written,
+                "rows_rejected": entry.rows_rejected,
+            },
+        )
+        lines.append(line.decode())
+        prev = line_hash(line)
+    return lines
+
+
+def _finish(
+    store: Store, staged: StagedBundle, stage_root: Path, listener: ProgressListener
+) -> PreserveResult:
+    resume_hint = (
+        f"the collected evidence is kept at {stage_root}; finish it with: forensics preserve "
+        f"--resume {staged.bundle_id} --incident {staged.incident_id} --store {store.uri}"
+    )
+    try:
+        manifest = store_and_seal(store, staged, stage_root, listener)
+    except ForensicsError as exc:
+        raise type(exc)(f"{exc}; {resume_hint}") from None
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"interrupted before the seal; {resume_hint}") from None
+    shutil.rmtree(stage_root, ignore_errors=True)
+    failed = [e.name for e in staged.sources if e.status != "ok"]
+    return PreserveResult(
+        store.location(staged.bundle), staged.incident_id, staged.bundle_id, manifest, failed
+    )
 
 
 def _collect(
@@ -224,103 +284,6 @@ def _collect(
     entry.finished = isoformat(utcnow())
     listener.source_finished(collector.name, entry)
     return entry, files
-
-
-def _store_and_seal(
-    store: Store,
-    *,
-    bundle: str,
-    stage_root: Path,
-    staged: Sequence[StagedFile],
-    entries: list[SourceEntry],
-    incident: str,
-    bundle_id: str,
-    window: Window,
-    lookback: timedelta,
-    created: datetime,
-    store_facts: dict[str, object],
-    listener: ProgressListener,
-) -> Manifest:
-    listener.stage("hashing and uploading", total=len(staged))
-    files: list[FileEntry] = []
-    uploaded_bytes = 0
-    began = time.monotonic()
-    for item in staged:
-        local = stage_root / item.path
-        sha, size = sha256_file(local)
-        store.put_file(f"{bundle}/{item.path}", local, sha256=sha)
-        files.append(FileEntry(item.path, item.dataset, item.source, item.rows, size, sha))
-        uploaded_bytes += size
-        listener.advance()
-    files.sort(key=lambda f: f.path)
-
-    listener.stage("sealing")
-    prev: str | None = None
-    seq = 0
-    for entry in entries:
-        seq += 1
-        line = custody_line(
-            "collected",
-            seq=seq,
-            prev=prev,
-            details={
-                "source": entry.name,
-                "status": entry.status,
-                "reported_count": entry.reported_count,
-                "rows_written": entry.rows_written,
-                "rows_rejected": entry.rows_rejected,
-            },
-        )
-        store.append_custody(bundle, line)
-        prev = line_hash(line)
-    seq += 1
-    stored = custody_line(
-        "stored",
-        seq=seq,
-        prev=prev,
-        details={
-            "store": store.uri,
-            "files": len(files),
-            "bytes": uploaded_bytes,
-            "seconds": round(time.monotonic() - began, 3),
-        },
-    )
-    store.append_custody(bundle, stored)
-    custody_head = line_hash(stored)
-
-    since, until = isoformat(window.since), isoformat(window.until)
-    manifest = Manifest(
-        incident_id=incident,
-        bundle_id=bundle_id,
-        window={"since": since, "until": until},
-        lookback_seconds=int(lookback.total_seconds()),
-        changes_since=isoformat(window.since - lookback),
-        created=isoformat(created),
-        sealed=isoformat(utcnow()),
-        tool={"name": TOOL_NAME, "version": tool_version()},
-        operator=operator(),
-        sources=entries,
-        files=files,
-        custody_head=custody_head,
-        store=store_facts,
-    )
-    manifest.digest = manifest.compute_digest()
-    body = manifest.to_json()
-    store.put_bytes(f"{bundle}/{MANIFEST}", body, sha256=sha256_bytes(body))
-    store.append_custody(
-        bundle,
-        sealed_line(
-            seq=seq + 1,
-            custody_head=custody_head,
-            digest=manifest.digest,
-            manifest_sha256=sha256_bytes(body),
-            sealed=manifest.sealed,
-            who=manifest.operator,
-            version=manifest.tool["version"],
-        ),
-    )
-    store.seal(bundle)
-    return manifest
 
 
 def failure_summary(result: PreserveResult) -> str:

@@ -20,6 +20,7 @@ import pyarrow.fs as pafs
 
 from forensics.bundle.manifest import MANIFEST
 from forensics.errors import ImmutableObjectError
+from forensics.hashing import sha256_stream
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,11 @@ class Store(ABC):
         """A pyarrow filesystem and the root path in it, for Parquet scans."""
 
     # -- shared behaviour ---------------------------------------------------------------
+
+    def object_sha256(self, key: str) -> str:
+        """SHA-256 of a stored object (stores with server-side checksums override this)."""
+        with self.open(key) as stream:
+            return sha256_stream(stream)[0]
 
     def read_bytes(self, key: str) -> bytes:
         """Read a whole (small) object."""

@@ -264,6 +264,19 @@ class S3Store(Store):
     def seal(self, bundle: str) -> None:
         """Nothing to do: Object Lock retention was set on upload."""
 
+    def object_sha256(self, key: str) -> str:
+        """The SHA-256 checksum S3 stored with the object, else a streamed hash."""
+        try:
+            head = self.client.head_object(
+                Bucket=self.bucket, Key=self._key(key), ChecksumMode="ENABLED"
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("look up", exc, key) from None
+        checksum = head.get("ChecksumSHA256")
+        if checksum and "-" not in checksum:  # multipart checksums are of parts, not the object
+            return base64.b64decode(checksum).hex()
+        return super().object_sha256(key)
+
     def retention(self, key: str) -> Retention | None:
         """Object Lock mode and retain-until date of an object."""
         try:
