@@ -1,10 +1,17 @@
-"""Log files on disk: JSON lines, optionally gzip-compressed, selected by globs.
+"""Log files on disk, optionally gzip-compressed, selected by globs.
 
-Every line read is accounted for: it becomes a row, a reject (with file,
-line number, raw bytes and reason), or is skipped and counted (blank lines,
-records outside the window). The manifest records, per input file, its
-SHA-256, size and line count, so the preserved rows can be traced back to the
-exact bytes they came from.
+``format`` selects the parser (``collectors/formats/``): JSON lines by default,
+or logfmt, nginx/apache access logs, syslog, journald JSON, CRI and Docker
+container logs, plain/Java/Python text with multi-line records, CSV.
+
+The count reported for a file source is the number of lines read, and every
+line is accounted for: a record (one or more lines) becomes one row, one
+reject (with file, line range, raw bytes and reason) or one counted skip
+(``outside_window``); blank lines and CSV headers are counted skips; and each
+line beyond the first of a multi-line record is counted as a
+``joined_into_record`` skip. So lines read == rows + rejects + skips. The
+manifest records, per input file, its SHA-256, size and line count, so the
+preserved rows can be traced back to the exact bytes they came from.
 """
 
 from __future__ import annotations
@@ -13,14 +20,15 @@ import glob
 import gzip
 import hashlib
 import io
-import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from collectors.base import Collector, RejectSink, SourceReport
+from collectors.formats import FORMATS, FormatContext, LogFormat, format_class
+from collectors.formats.base import NumberedLine, Parsed, Rejected
 from collectors.records import BatchBuilder, RecordError, RecordMapper, load_timezone
 from forensics.config import SourceConfig
 from forensics.errors import ConfigError, SourceError
@@ -28,6 +36,9 @@ from forensics.timeutil import isoformat
 from forensics.window import Window
 
 SCHEMA_KINDS = ("logs", "metrics", "changes")
+COMMON_OPTIONS = frozenset({"paths", "exclude", "format", "fields", "timezone", "batch_rows"})
+#: Skip reason of the lines after the first of a multi-line record.
+JOINED = "joined_into_record"
 
 
 class _HashingReader(io.RawIOBase):
@@ -50,15 +61,17 @@ class _HashingReader(io.RawIOBase):
 
 
 class FilesCollector(Collector):
-    """JSON-lines files (``.gz`` decompressed transparently)."""
+    """Log files in any supported format (``.gz`` decompressed transparently)."""
 
     type: ClassVar[str] = "files"
     kinds: ClassVar[tuple[str, ...]] = SCHEMA_KINDS
-    formats: ClassVar[tuple[str, ...]] = ("jsonl",)
+    formats: ClassVar[tuple[str, ...]] = tuple(FORMATS)
 
     def __init__(self, config: SourceConfig, *, window: Window) -> None:
         super().__init__(config, window=window)
-        self.check_options({"paths", "exclude", "format", "fields", "timezone", "batch_rows"})
+        self.format = self.option("format", "jsonl")
+        parser_class = format_class(self.format, config.where())
+        self.check_options(set(COMMON_OPTIONS | parser_class.option_keys))
         paths = self.option("paths", required=True)
         if isinstance(paths, str):
             paths = [paths]
@@ -66,22 +79,27 @@ class FilesCollector(Collector):
             raise ConfigError(f"{config.where()}: paths must be a list of glob patterns")
         self.patterns: list[str] = paths
         self.excludes: list[str] = list(self.option("exclude", []))
-        self.format = self.option("format", "jsonl")
-        if self.format not in self.formats:
-            raise ConfigError(
-                f"{config.where()}: format {self.format!r} is not supported; use "
-                + ", ".join(self.formats)
-            )
         fields = self.option("fields", {})
         if not isinstance(fields, dict):
             raise ConfigError(f"{config.where()}: fields must be a table of column = path")
         self.timezone_name: str | None = self.option("timezone")
+        default_tz = load_timezone(self.timezone_name, config.where())
         self.mapper = RecordMapper(
             self.kind,
             source=self.name,
             fields=fields,
-            default_tz=load_timezone(self.timezone_name, config.where()),
+            default_tz=default_tz,
             where=config.where(),
+        )
+        self.parser: LogFormat = parser_class(
+            {k: v for k, v in config.options.items() if k in parser_class.option_keys},
+            FormatContext(
+                where=config.where(),
+                window=window,
+                fields=dict(fields),
+                default_tz=default_tz,
+                timezone_name=self.timezone_name,
+            ),
         )
         self.batch_rows = int(self.option("batch_rows", 8192))
         self.files: list[Path] = []
@@ -117,6 +135,7 @@ class FilesCollector(Collector):
                 "paths": self.patterns,
                 "exclude": self.excludes,
                 "format": self.format,
+                **({"format_options": self.parser.describe()} if self.parser.describe() else {}),
                 "fields": self.mapper.mapping,
                 "timezone_for_naive_timestamps": self.timezone_name,
                 "window": {
@@ -130,6 +149,7 @@ class FilesCollector(Collector):
         )
         if self.timezone_name:
             self.report.notes.append(f"timestamps without a zone were read as {self.timezone_name}")
+        self.report.notes.extend(self.parser.notes())
         return self.report
 
     def batches(self, rejects: RejectSink) -> Iterator[pa.RecordBatch]:
@@ -143,7 +163,6 @@ class FilesCollector(Collector):
         self, path: Path, builder: BatchBuilder, rejects: RejectSink
     ) -> Iterator[pa.RecordBatch]:
         shown = self._display(path)
-        lines = 0
         try:
             raw_file = path.open("rb")
         except OSError as exc:
@@ -152,23 +171,38 @@ class FilesCollector(Collector):
             ) from None
         hasher = _HashingReader(raw_file)
         stream: io.BufferedIOBase
+        reader = _LineReader()
         with raw_file:
             buffered = io.BufferedReader(hasher, buffer_size=1 << 20)
             stream = (
                 gzip.GzipFile(fileobj=buffered, mode="rb") if path.suffix == ".gz" else buffered
             )
-            try:
-                for lines, line in enumerate(stream, start=1):
-                    batch = self._line(line, f"{shown}:{lines}", builder, rejects)
+            for outcome in self.parser.parse(reader.lines(stream)):
+                if outcome.lines > 1:
+                    self.report.skip(JOINED, outcome.lines - 1)
+                ref = (
+                    f"{shown}:{outcome.first}"
+                    if outcome.first == outcome.last
+                    else f"{shown}:{outcome.first}-{outcome.last}"
+                )
+                if isinstance(outcome, Parsed):
+                    batch = self._row(outcome, ref, builder, rejects)
                     if batch is not None:
                         yield batch
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                elif isinstance(outcome, Rejected):
+                    rejects.reject(ref, outcome.reason, outcome.raw)
+                else:
+                    self.report.skip(outcome.reason)
+            if reader.error is not None:
                 # A truncated or corrupt archive: keep what was read, record the rest as one reject.
-                rejects.reject(f"{shown}:{lines + 1}", f"unreadable from here on: {exc}", b"")
+                rejects.reject(
+                    f"{shown}:{reader.count + 1}", f"unreadable from here on: {reader.error}", b""
+                )
                 self.report.reported_count = (self.report.reported_count or 0) + 1
             # Read to the end so the file hash covers every byte.
             while buffered.read(1 << 20):
                 pass
+        lines = reader.count
         self.report.reported_count = (self.report.reported_count or 0) + lines
         self.report.query["files"].append(
             {
@@ -179,30 +213,32 @@ class FilesCollector(Collector):
             }
         )
 
-    def _line(
-        self, line: bytes, ref: str, builder: BatchBuilder, rejects: RejectSink
+    def _row(
+        self, outcome: Parsed, ref: str, builder: BatchBuilder, rejects: RejectSink
     ) -> pa.RecordBatch | None:
-        body = line.rstrip(b"\r\n")
-        if not body.strip():
-            self.report.skip("blank_line")
-            return None
         try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            rejects.reject(ref, f"invalid UTF-8 at byte {exc.start}", line)
-            return None
-        try:
-            record = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nesting too deep"
-            rejects.reject(ref, f"invalid JSON: {reason}", line)
-            return None
-        try:
-            moment, values = self.mapper.row(record, source_ref=ref, raw=text)
+            moment, values = self.mapper.row(outcome.record, source_ref=ref, raw=outcome.text)
         except RecordError as exc:
-            rejects.reject(ref, str(exc), line)
+            rejects.reject(ref, str(exc), outcome.raw)
             return None
         if moment not in self.window:
             self.report.skip("outside_window")
             return None
         return builder.add(values)
+
+
+class _LineReader:
+    """Numbers the lines of a stream; a read error ends the lines and is kept in ``error``."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.error: Exception | None = None
+
+    def lines(self, stream: Iterable[bytes]) -> Iterator[NumberedLine]:
+        """Yield ``(number, bytes)`` for every line, stopping quietly at a read error."""
+        try:
+            for line in stream:
+                self.count += 1
+                yield self.count, line
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            self.error = exc
