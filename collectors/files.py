@@ -36,7 +36,9 @@ from forensics.timeutil import isoformat
 from forensics.window import Window
 
 SCHEMA_KINDS = ("logs", "metrics", "changes")
-COMMON_OPTIONS = frozenset({"paths", "exclude", "format", "fields", "timezone", "batch_rows"})
+COMMON_OPTIONS = frozenset(
+    {"paths", "exclude", "format", "fields", "defaults", "timezone", "batch_rows"}
+)
 #: Skip reason of the lines after the first of a multi-line record.
 JOINED = "joined_into_record"
 
@@ -88,6 +90,7 @@ class FilesCollector(Collector):
             self.kind,
             source=self.name,
             fields=fields,
+            defaults=self.option("defaults", {}),
             default_tz=default_tz,
             where=config.where(),
         )

@@ -182,6 +182,7 @@ class RecordMapper:
         *,
         source: str,
         fields: Mapping[str, str] | None = None,
+        defaults: Mapping[str, str] | None = None,
         default_tz: tzinfo | None = None,
         where: str = "source",
     ) -> None:
@@ -197,6 +198,13 @@ class RecordMapper:
             if not isinstance(path, str) or not path:
                 raise ConfigError(f"{where}: fields.{column} must be a field path string")
             mapping[column] = path
+        constants = dict(defaults or {})
+        for column, value in constants.items():
+            if column not in mapping or column == TIMESTAMP or not isinstance(value, str):
+                raise ConfigError(
+                    f"{where}: defaults.{column} must name a text column and give a string"
+                )
+        self.defaults = constants
         self.kind = kind
         self.source = source
         self.mapping = mapping
@@ -211,6 +219,9 @@ class RecordMapper:
         if not isinstance(record, dict):
             raise RecordError(f"record is a JSON {type(record).__name__}, not an object")
         taken = {column: pop_path(record, path) for column, path in self.mapping.items()}
+        for column, value in self.defaults.items():
+            if taken[column] is _MISSING or taken[column] is None:
+                taken[column] = value
         stamp = taken[TIMESTAMP]
         if stamp is _MISSING or stamp is None:
             raise RecordError(f"no timestamp at field {self.mapping[TIMESTAMP]!r}")
