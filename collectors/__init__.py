@@ -15,6 +15,14 @@ from forensics.window import Window
 REGISTRY: tuple[str, ...] = (
     "collectors.files:FilesCollector",
     "collectors.elasticsearch:ElasticsearchCollector",
+    "collectors.cloudwatch_logs:CloudWatchLogsCollector",
+    "collectors.cloudwatch_metrics:CloudWatchMetricsCollector",
+    "collectors.cloudtrail:CloudTrailCollector",
+    "collectors.aws_config:AwsConfigCollector",
+    "collectors.postgres:PostgresCollector",
+    "collectors.prometheus:PrometheusCollector",
+    "collectors.git:GitCollector",
+    "collectors.deploy_events:DeployEventsCollector",
 )
 
 

@@ -168,3 +168,19 @@ def sample_incident(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (target / "forensics.toml").write_text((source / "forensics.toml").read_text())
     (target / "ground_truth.json").write_text((target / "data" / "ground_truth.json").read_text())
     return target
+
+
+@pytest.fixture(scope="session")
+def prometheus_url() -> str:
+    """A real Prometheus server with the sample incident's history backfilled (2026-11-20)."""
+    return start_service("prometheus")
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """A real PostgreSQL server (scripts/services/postgres.sh); DSN without the password.
+
+    The test role's password is in ``FORENSICS_PG_PASSWORD`` (default ``forensics-test``).
+    """
+    os.environ.setdefault("FORENSICS_PG_PASSWORD", "forensics-test")
+    return start_service("postgres")
