@@ -8,6 +8,8 @@ The library is usable without the CLI::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from forensics.config import Config, SourceConfig, load_config
 from forensics.errors import (
     BundleNotFoundError,
@@ -24,7 +26,21 @@ from forensics.preserve import PreserveResult, preserve
 from forensics.stores import open_store, split_bundle_uri
 from forensics.verify import VerifyResult, verify_bundle
 
+if TYPE_CHECKING:
+    from forensics.bundle.reader import Bundle
+
+
+def __getattr__(name: str) -> Any:
+    """``forensics.Bundle`` is imported on first use (it brings pandas; the CLI starts faster)."""
+    if name == "Bundle":
+        from forensics.bundle.reader import Bundle
+
+        return Bundle
+    raise AttributeError(f"module 'forensics' has no attribute {name!r}")
+
+
 __all__ = [
+    "Bundle",
     "BundleNotFoundError",
     "Config",
     "ConfigError",
