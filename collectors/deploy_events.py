@@ -18,10 +18,12 @@ counted skip (outside the window, blank line); reported = records read.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import gzip
 import hashlib
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -32,10 +34,12 @@ from typing import Any, ClassVar, Final
 import pyarrow as pa
 
 from collectors.base import Collector, RejectSink, SourceReport
+from collectors.formats.jsonl import json_error
 from collectors.records import (
     BatchBuilder,
     RecordError,
     RecordMapper,
+    check_text,
     load_timezone,
     parse_timestamp,
 )
@@ -102,6 +106,11 @@ def _get(record: Any, *path: str) -> Any:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _utf8(text: str) -> bytes:
+    """The bytes of re-serialised JSON, lone surrogates (from ``\\ud800`` escapes) included."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def json_documents(text: str) -> Iterator[tuple[int, Any]]:
@@ -291,9 +300,8 @@ class DeployEventsCollector(Collector):
                 continue
             try:
                 record = json.loads(text)
-            except (json.JSONDecodeError, RecursionError) as exc:
-                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nesting too deep"
-                rejects.reject(ref, f"invalid JSON: {reason}", line)
+            except (ValueError, RecursionError) as exc:
+                rejects.reject(ref, f"invalid JSON: {json_error(exc)}", line)
                 continue
             mapped = self._mapped(record, ref, text, rejects)
             if mapped:
@@ -308,7 +316,7 @@ class DeployEventsCollector(Collector):
             self._count()
             rejects.reject(shown, f"invalid UTF-8 at byte {exc.start}; export as UTF-8", data)
             return
-        lines = text.splitlines(keepends=True)
+        lines = io.StringIO(text, newline="").readlines()
         consumed: list[str] = []
 
         def feed() -> Iterator[str]:
@@ -316,7 +324,8 @@ class DeployEventsCollector(Collector):
                 consumed.append(line)
                 yield line
 
-        reader = csv.reader(feed(), delimiter=self.delimiter, strict=True)
+        fed = feed()
+        reader = csv.reader(fed, delimiter=self.delimiter, strict=True)
         header: list[str] | None = None
         start = 1
         while True:
@@ -327,6 +336,9 @@ class DeployEventsCollector(Collector):
             except StopIteration:
                 break
             except csv.Error as exc:
+                if header is None:  # no header: the rest of the file is kept as this reject
+                    for _ in fed:
+                        pass
                 raw = "".join(consumed)
                 self._count()
                 rejects.reject(f"{shown}:{start}", f"bad CSV row: {exc}", raw.encode())
@@ -368,22 +380,28 @@ class DeployEventsCollector(Collector):
             self._count()
             rejects.reject(shown, f"invalid UTF-8 at byte {exc.start}", data)
             return
-        documents = json_documents(text)
+        decoder = json.JSONDecoder()
+        index = 0
         while True:
-            try:
-                offset, document = next(documents)
-            except StopIteration:
+            while index < len(text) and text[index].isspace():
+                index += 1
+            if index >= len(text):
                 return
-            except json.JSONDecodeError as exc:
+            try:
+                document, end = decoder.raw_decode(text, index)
+                _dumps(document)  # rows keep items as JSON: refuse what cannot be re-serialised
+            except (ValueError, RecursionError) as exc:
+                # The document that does not parse and everything after it: one reject.
                 self._count()
                 rejects.reject(
-                    f"{shown}@{exc.pos}", f"invalid JSON: {exc.msg}", text[exc.pos :].encode()
+                    f"{shown}@{index}", f"invalid JSON: {json_error(exc)}", text[index:].encode()
                 )
                 return
+            offset, index = index, end
             if isinstance(document, dict) and isinstance(document.get("items"), list):
-                for index, item in enumerate(document["items"]):
+                for number, item in enumerate(document["items"]):
                     self._count()
-                    yield f"{shown}#items[{index}]", item
+                    yield f"{shown}#items[{number}]", item
             elif isinstance(document, dict) and document.get("kind") == expected:
                 self._count()
                 yield f"{shown}@{offset}", document
@@ -392,27 +410,33 @@ class DeployEventsCollector(Collector):
                 rejects.reject(
                     f"{shown}@{offset}",
                     f"not a {expected} nor a List of them",
-                    _dumps(document).encode(),
+                    text[offset:end].encode(),
                 )
 
     def _read_events(
         self, data: bytes, shown: str, rejects: RejectSink
     ) -> Iterator[tuple[datetime, list[Any]]]:
         items = list(self._objects(data, shown, rejects, "Event"))
-        fresh_pulls = {
-            (_event_object(item)[0], _event_object(item)[2])
-            for _, item in items
-            if isinstance(item, dict) and _PULLED.search(str(_event_message(item) or ""))
-        }
+        fresh_pulls: set[tuple[Any, Any]] = set()
+        for _, item in items:
+            if isinstance(item, dict) and _PULLED.search(str(_event_message(item) or "")):
+                with contextlib.suppress(TypeError):  # unhashable names: not a valid Event
+                    fresh_pulls.add((_event_object(item)[0], _event_object(item)[2]))
         for ref, item in items:
             raw = _dumps(item)
             if not isinstance(item, dict) or item.get("kind", "Event") != "Event":
-                rejects.reject(ref, "item is not an Event", raw.encode())
+                rejects.reject(ref, "item is not an Event", _utf8(raw))
                 continue
             try:
-                yield self._event_row(item, ref, raw, fresh_pulls)
+                moment, values = self._event_row(item, ref, raw, fresh_pulls)
+                check_text(values)
             except RecordError as exc:
-                rejects.reject(ref, str(exc), raw.encode())
+                rejects.reject(ref, str(exc), _utf8(raw))
+                continue
+            except (AttributeError, TypeError, ValueError, OverflowError) as exc:
+                rejects.reject(ref, f"not a well-formed Event ({exc})"[:300], _utf8(raw))
+                continue
+            yield moment, values
 
     def _event_row(
         self, item: dict[str, Any], ref: str, raw: str, fresh_pulls: set[tuple[Any, Any]]
@@ -494,17 +518,22 @@ class DeployEventsCollector(Collector):
         for ref, item in self._objects(data, shown, rejects, "ReplicaSet"):
             raw = _dumps(item)
             if not isinstance(item, dict) or item.get("kind", "ReplicaSet") != "ReplicaSet":
-                rejects.reject(ref, "item is not a ReplicaSet", raw.encode())
+                rejects.reject(ref, "item is not a ReplicaSet", _utf8(raw))
                 continue
             created = _get(item, "metadata", "creationTimestamp")
             if not created:
-                rejects.reject(ref, "ReplicaSet has no metadata.creationTimestamp", raw.encode())
+                rejects.reject(ref, "ReplicaSet has no metadata.creationTimestamp", _utf8(raw))
                 continue
             try:
                 moment = parse_timestamp(created)
                 _revision(item)
-            except (RecordError, ValueError) as exc:
-                rejects.reject(ref, str(exc), raw.encode())
+                hash(_owner_key(item))
+                _images(item)
+            except (RecordError, ValueError, OverflowError) as exc:
+                rejects.reject(ref, str(exc), _utf8(raw))
+                continue
+            except (AttributeError, TypeError) as exc:
+                rejects.reject(ref, f"not a well-formed ReplicaSet ({exc})"[:300], _utf8(raw))
                 continue
             good.append((ref, item, moment))
         history: dict[tuple[Any, Any], list[tuple[int, dict[str, Any]]]] = {}
@@ -515,7 +544,13 @@ class DeployEventsCollector(Collector):
         for entries in history.values():
             entries.sort(key=lambda pair: pair[0])
         for ref, item, moment in good:
-            yield moment, self._replicaset_row(item, ref, moment, history)
+            values = self._replicaset_row(item, ref, moment, history)
+            try:
+                check_text(values)
+            except RecordError as exc:
+                rejects.reject(ref, str(exc), _utf8(_dumps(item)))
+                continue
+            yield moment, values
 
     def _replicaset_row(
         self,
@@ -609,7 +644,7 @@ def _revision(item: dict[str, Any]) -> int | None:
         return None
     try:
         return int(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise RecordError(f"annotation {REVISION} is not a number ({str(text)[:20]!r})") from None
 
 

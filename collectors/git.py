@@ -40,7 +40,7 @@ from typing import Any, ClassVar, Final
 import pyarrow as pa
 
 from collectors.base import Collector, RejectSink, SourceReport
-from collectors.records import BatchBuilder, RecordError, load_timezone
+from collectors.records import BatchBuilder, RecordError, load_timezone, localize
 from forensics.bundle.schema import CHANGE_KINDS
 from forensics.config import SourceConfig
 from forensics.errors import ConfigError, SourceError
@@ -340,7 +340,10 @@ def parse_git_date(text: str, default_tz: tzinfo | None = None) -> datetime:
         day, clock, zone = found.groups()
         if zone and zone != "Z" and ":" not in zone:
             zone = zone[:3] + ":" + zone[3:]
-        moment = datetime.fromisoformat(f"{day}T{clock}{zone or ''}")
+        try:
+            moment = datetime.fromisoformat(f"{day}T{clock}{zone or ''}")
+        except ValueError:
+            raise RecordError(f"invalid git date {value[:40]!r}") from None
     else:
         for form in ("%a %b %d %H:%M:%S %Y %z", "%a %b %d %H:%M:%S %Y"):
             with contextlib.suppress(ValueError):
@@ -356,8 +359,11 @@ def parse_git_date(text: str, default_tz: tzinfo | None = None) -> datetime:
             raise RecordError(
                 f'git date {value[:40]!r} has no offset; set timezone = "<IANA name>"'
             )
-        moment = moment.replace(tzinfo=default_tz)
-    return moment.astimezone(UTC)
+        moment = localize(moment, default_tz)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise RecordError(f"git date {value[:40]!r} is out of range") from None
 
 
 # -- log export parsing (git log --format=fuller --name-status) -----------------------------
@@ -886,15 +892,17 @@ class GitCollector(Collector):
             service=None,
             kind_rules=[],
         )
-        text = _decode(data)
-        for start, block in split_log_blocks(iter(text.splitlines(keepends=True))):
+        # Lines end at \n, \r\n or a lone \r; a rejected block keeps its exact bytes.
+        byte_lines = data.splitlines(keepends=True)
+        for start, block in split_log_blocks(iter([_decode(line) for line in byte_lines])):
             self.report.reported_count = (self.report.reported_count or 0) + 1
             ref = f"{shown}:{start}"
             raw = "\n".join(block)
             try:
                 commit = parse_log_block(block, self.default_tz)
             except RecordError as exc:
-                rejects.reject(ref, str(exc), raw.encode())
+                exact = b"".join(byte_lines[start - 1 : start - 1 + len(block)])
+                rejects.reject(ref, str(exc), exact)
                 continue
             values = self._commit_values(commit, repo, ref, raw)
             details = json.loads(values[6])

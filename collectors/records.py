@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Final
@@ -58,6 +59,7 @@ _LEVEL_SYNONYMS: Final = {
 }
 
 _MISSING: Final = object()
+_EPOCH_TEXT: Final = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 
 class RecordError(ValueError):
@@ -85,8 +87,13 @@ def parse_timestamp(value: Any, default_tz: tzinfo | None = None) -> datetime:
     """
     if isinstance(value, bool):
         raise RecordError(f"timestamp is a boolean ({value!r})")
-    if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+    if isinstance(value, str) and _EPOCH_TEXT.fullmatch(value.strip()):
         value = float(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            value = float(value)
+        except OverflowError:
+            raise RecordError("timestamp is an integer out of range") from None
     if isinstance(value, int | float):
         if not math.isfinite(value):
             raise RecordError(f"timestamp is not a finite number ({value!r})")
@@ -118,11 +125,44 @@ def parse_timestamp(value: Any, default_tz: tzinfo | None = None) -> datetime:
             raise RecordError(
                 'timestamp has no time zone; set timezone = "<IANA name>" on this source'
             )
-        moment = moment.replace(tzinfo=default_tz)
+        moment = localize(moment, default_tz)
     try:
         return moment.astimezone(UTC)
     except (OverflowError, ValueError):
         raise RecordError(f"timestamp {value!r} is out of range") from None
+
+
+def localize(naive: datetime, tz: tzinfo) -> datetime:
+    """Read a wall-clock time without a zone as a time in ``tz``.
+
+    At a DST change a repeated local time (autumn: Europe/Berlin 2026-10-25 02:30 happens
+    twice) is read as its **first** occurrence (``fold=0``, the summer-time offset); a local
+    time that never happened (spring: 2026-03-29 02:30) is refused with a
+    :class:`RecordError`, since any instant chosen for it would be a guess.
+    """
+    aware = naive.replace(tzinfo=tz, fold=0)
+    try:
+        back = aware.astimezone(UTC).astimezone(tz)
+    except (OverflowError, ValueError):
+        raise RecordError(f"timestamp {naive.isoformat()[:40]!r} is out of range") from None
+    if back.replace(tzinfo=None) != naive.replace(tzinfo=None, fold=0):
+        raise RecordError(
+            f"local time {naive.isoformat()[:40]} does not exist in {tz} (skipped at a DST change)"
+        )
+    return aware
+
+
+def check_text(values: list[Any]) -> None:
+    """Refuse text that Arrow cannot store: lone UTF-16 surrogates from ``\\ud800`` escapes."""
+    for value in values:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise RecordError(
+                    f"text holds a lone surrogate {value[exc.start]!r} (a \\u escape "
+                    "of half a UTF-16 pair), not valid Unicode"
+                ) from None
 
 
 def pop_path(record: dict[str, Any], path: str) -> Any:
@@ -214,8 +254,18 @@ class RecordMapper:
     def row(self, record: Any, *, source_ref: str, raw: str) -> tuple[datetime, list[Any]]:
         """Return the row's timestamp and its values in schema order.
 
-        ``record`` is consumed: mapped fields are removed from it.
+        ``record`` is consumed: mapped fields are removed from it. Text with lone
+        surrogates and records nested too deeply to serialise raise :class:`RecordError`.
         """
+        try:
+            moment, values = self._row(record, source_ref=source_ref, raw=raw)
+        except RecursionError:
+            raise RecordError("record is nested too deeply to be kept as JSON") from None
+        if "\\u" in raw or "\\U" in raw:  # only JSON/logfmt escapes can make surrogates
+            check_text(values)
+        return moment, values
+
+    def _row(self, record: Any, *, source_ref: str, raw: str) -> tuple[datetime, list[Any]]:
         if not isinstance(record, dict):
             raise RecordError(f"record is a JSON {type(record).__name__}, not an object")
         taken = {column: pop_path(record, path) for column, path in self.mapping.items()}
@@ -288,7 +338,7 @@ class RecordMapper:
             raise RecordError("metric record has no numeric value")
         try:
             return float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise RecordError(f"metric value {str(value)[:32]!r} is not a number") from None
 
 

@@ -26,7 +26,7 @@ MONTHS: Final = {
 }
 
 _HEAD: Final = re.compile(
-    r'^(?P<pre>[^\[]*?)\s*\[(?P<time>[^\]]+)\]\s+"(?P<request>.*?)"\s+(?P<status>\d{3}|-)'
+    r'^(?P<pre>[^\[]*)\[(?P<time>[^\]]+)\]\s+"(?P<request>.*?)"\s+(?P<status>\d{3}|-)'
     r"\s+(?P<bytes>\d+|-)(?=\s|$)(?P<rest>.*)$"
 )
 _TIME: Final = re.compile(
@@ -57,9 +57,9 @@ def parse_clf_time(text: str) -> datetime:
             int((frac or "0").ljust(6, "0")),
             tzinfo=timezone(offset),
         )
-    except ValueError as exc:
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
         raise RecordError(f"invalid access log time {text[:40]!r}: {exc}") from None
-    return moment.astimezone(UTC)
 
 
 def level_for_status(status: int | None) -> str | None:
@@ -91,7 +91,8 @@ def _trailing(rest: str) -> list[tuple[str, bool]]:
 
 def _seconds(value: str) -> float | None:
     first = value.split(",")[0].split(":")[0].strip()
-    return float(first) if _NUMBER.match(first) else None
+    seconds = float(first) if _NUMBER.match(first) else None
+    return seconds if seconds is not None and seconds < 1e12 else None  # no inf durations
 
 
 class AccessLogFormat(LogFormat):
@@ -141,7 +142,10 @@ class AccessLogFormat(LogFormat):
         if status is not None:
             record["http.response.status_code"] = status
         if match.group("bytes") != "-":
-            record["http.response.body.bytes"] = int(match.group("bytes"))
+            try:
+                record["http.response.body.bytes"] = int(match.group("bytes"))
+            except ValueError:  # more digits than int() reads (4300)
+                raise RecordError("access log byte count is out of range") from None
         level = level_for_status(status)
         if level:
             record["log.level"] = level

@@ -35,7 +35,7 @@ class JournaldFormat(LogFormat):
             raise RecordError(f"bad __REALTIME_TIMESTAMP {str(stamp)[:32]!r}") from None
         record["journald.realtime_timestamp"] = micros
         priority = record.get("PRIORITY")
-        if isinstance(priority, str) and priority.isdigit() and int(priority) < len(SEVERITIES):
+        if isinstance(priority, str) and len(priority) == 1 and "0" <= priority <= "7":
             record["log.level"] = SEVERITIES[int(priority)]
         for key in ("_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "_COMM"):
             if isinstance(record.get(key), str):

@@ -26,7 +26,7 @@ from collectors.formats.base import (
     decode,
     strip_eol,
 )
-from collectors.records import RecordError, parse_timestamp
+from collectors.records import RecordError, localize, parse_timestamp
 from forensics.errors import ConfigError
 
 SEVERITIES: Final = ("emergency", "alert", "critical", "error", "warn", "notice", "info", "debug")
@@ -204,7 +204,7 @@ class SyslogFormat(LogFormat):
                 if self.year or naive.replace(tzinfo=UTC) <= self.latest:
                     return naive  # rejected by the mapper: no zone configured
                 continue
-            aware = naive.replace(tzinfo=tz)
+            aware = localize(naive, tz)
             if self.year or aware <= self.latest:
                 return aware
         raise RecordError(f"invalid syslog date {match.group('mon')} {day}")

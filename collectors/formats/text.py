@@ -45,12 +45,13 @@ _LEVEL: Final = (
 PRESETS: Final[dict[str, tuple[str, ...]]] = {
     "spring": (
         rf"^(?P<timestamp>{_TS})\s+(?P<level>{_LEVEL})\s+(?:(?P<pid>\d+)\s+---\s+)?"
-        r"(?:\[\s*(?P<thread>[^\]]*?)\s*\]\s+)?(?:(?P<logger>[\w.$#]+)\s*(?::|-)\s+)?"
+        r"(?:\[\s*+(?P<thread>(?:[^\]\s]++|\s++(?=[^\]\s]))*+)\s*+\]\s+)?"
+        r"(?:(?P<logger>[\w.$#]+)\s*(?::|-)\s+)?"
         r"(?P<message>.*)$",
     ),
     "kafka": (
         rf"^\[(?P<timestamp>{_TS})\]\s+(?P<level>{_LEVEL})\s+(?P<message>.*?)"
-        r"(?:\s+\((?P<logger>[\w.$]+)\))?$",
+        r"(?:(?<!\s)\s+\((?P<logger>[\w.$]+)\))?$",
     ),
     "python": (
         rf"^(?P<timestamp>{_TS})\s+-\s+(?P<logger>\S+)\s+-\s+(?P<level>{_LEVEL})\s+-\s+"
@@ -163,11 +164,16 @@ class PlainTextFormat(LogFormat):
                 blanks.append((number, data))
                 continue
             try:
-                text = decode(body)
-            except RecordError as exc:
-                yield Rejected(number, number, 1, data, str(exc))
-                continue
-            if self._start(text) is not None and not (record and CONTINUATION.match(text)):
+                text: str | None = decode(body)
+            except RecordError:
+                # Cannot start a record: it continues the open one (rejected whole, raw kept)
+                # or is an orphan, so line ranges never overlap.
+                text = None
+            if (
+                text is not None
+                and self._start(text) is not None
+                and not (record and CONTINUATION.match(text))
+            ):
                 if orphans:
                     yield self._orphans(orphans)
                     orphans = []
@@ -180,8 +186,11 @@ class PlainTextFormat(LogFormat):
                 record += [*blanks, (number, data)]
                 blanks = []
             else:
-                for n, d in blanks:
-                    yield Skipped(n, n, 1, d, "blank_line")
+                if orphans:  # blank lines between orphans belong to their (one) reject
+                    orphans += blanks
+                else:
+                    for n, d in blanks:
+                        yield Skipped(n, n, 1, d, "blank_line")
                 blanks = []
                 orphans.append((number, data))
         if orphans:
