@@ -17,14 +17,17 @@ import functools
 import json
 import os
 import queue
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
-from elastic_transport import TransportError
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout, TransportError
 from elasticsearch import (
     ApiError,
     AuthenticationException,
@@ -57,7 +60,12 @@ _OPTIONS = {
     "timezone",
     "batch_rows",
     "max_retries",
+    "retry_backoff",
 }
+#: HTTP statuses retried with backoff (overload, or a node restarting behind a proxy).
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+#: Longest single wait between two attempts, in seconds.
+MAX_BACKOFF_S = 30.0
 #: Above this many documents an ``slices = "auto"`` export is read in parallel.
 AUTO_SLICE_THRESHOLD = 200_000
 
@@ -108,17 +116,28 @@ class ElasticsearchCollector(Collector):
             where=config.where(),
         )
         self.batch_rows = int(self.option("batch_rows", 8192))
+        self.max_retries = int(self.option("max_retries", 3))
+        self.retry_backoff = float(self.option("retry_backoff", 0.5))
+        if self.max_retries < 0 or self.retry_backoff < 0:
+            raise ConfigError(
+                f"{config.where()}: max_retries and retry_backoff must not be negative"
+            )
         self.client: Elasticsearch | None = None
         self.pit_id: str | None = None
         self.slices = 1
         self._lock = threading.Lock()
+        #: Hits read from the point in time (rows + rejects), checked against the count.
+        self.hits_read = 0
 
     # -- connection -----------------------------------------------------------------
 
     def _client(self) -> Elasticsearch:
         kwargs: dict[str, Any] = {
             "request_timeout": float(self.option("request_timeout", 30)),
-            "max_retries": int(self.option("max_retries", 3)),
+            # retries (429, 502-504, timeouts, lost connections) are done by _call, with
+            # exponential backoff and jitter; a failed node is marked dead by the client, so the
+            # next attempt goes to another host
+            "max_retries": 0,
             "retry_on_timeout": True,
         }
         api_key_env = self.option("api_key_env")
@@ -146,7 +165,21 @@ class ElasticsearchCollector(Collector):
         return value
 
     def _call(self, what: str, action: Callable[[], Any]) -> Any:
-        """Run one request, turning client errors into one clear line."""
+        """Run one request with bounded retries (backoff + jitter); errors become one line."""
+        attempt = 0
+        while True:
+            try:
+                return self._call_once(what, action)
+            except _Retriable as retriable:
+                if attempt >= self.max_retries:
+                    raise SourceError(
+                        f"{retriable.message} (gave up after {attempt + 1} attempts)"
+                    ) from None
+                base = min(MAX_BACKOFF_S, self.retry_backoff * 2**attempt)
+                time.sleep(base * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not secrecy
+                attempt += 1
+
+    def _call_once(self, what: str, action: Callable[[], Any]) -> Any:
         shown = ", ".join(redact_url(h) for h in self.hosts)
         try:
             return action()
@@ -161,12 +194,27 @@ class ElasticsearchCollector(Collector):
                 "the credentials need read and view_index_metadata privileges"
             ) from None
         except NotFoundError as exc:
+            if "search_context_missing" in str(exc.message):
+                raise SourceError(
+                    f"{self.config.where()}: {what} failed: the point in time lost shard "
+                    f"copies ({exc.message}: a node left the cluster or the PIT expired), so the "
+                    "export would be incomplete; run preserve again once the cluster is green"
+                ) from None
             raise SourceError(
                 f"{self.config.where()}: {what} failed: not found ({exc.message}) at {shown}"
             ) from None
         except ApiError as exc:
-            raise SourceError(
+            message = (
                 f"{self.config.where()}: {what} failed with HTTP {exc.meta.status}: {exc.message}"
+            )
+            if exc.meta.status in RETRY_STATUSES:
+                raise _Retriable(message) from None
+            raise SourceError(message) from None
+        except (ConnectionTimeout, TransportConnectionError) as exc:
+            raise _Retriable(
+                f"{self.config.where()}: cannot reach Elasticsearch at {shown} to {what} "
+                f"({type(exc).__name__}, request_timeout {self.option('request_timeout', 30)}s); "
+                "check that it is running and the hosts setting"
             ) from None
         except TransportError as exc:
             raise SourceError(
@@ -216,9 +264,11 @@ class ElasticsearchCollector(Collector):
                 pit={"id": self.pit_id, "keep_alive": self.keep_alive},
                 size=0,
                 track_total_hits=True,
+                allow_partial_search_results=False,
                 query=query,
             ),
         )
+        self._check_shards(counted, "count documents")
         total = int(counted["hits"]["total"]["value"])
         shards = int(counted.get("_shards", {}).get("total", 1))
         if self.slices_option == "auto":
@@ -248,8 +298,34 @@ class ElasticsearchCollector(Collector):
         """Page through the point in time, in parallel slices when large."""
         if self.slices == 1:
             yield from self._slice(None, rejects)
-            return
-        yield from self._parallel(rejects)
+        else:
+            yield from self._parallel(rejects)
+        if self.report.reported_count is not None and self.hits_read != self.report.reported_count:
+            raise SourceError(
+                f"{self.config.where()}: read {self.hits_read} documents from the point in time "
+                f"but Elasticsearch counted {self.report.reported_count} in it; the export is "
+                "incomplete, so it is not kept (run preserve again)"
+            )
+
+    def _check_shards(self, answer: dict[str, Any], what: str) -> None:
+        """Fail when any shard did not answer: a partial page would silently lose documents."""
+        shards = answer.get("_shards") or {}
+        failed = int(shards.get("failed", 0) or 0)
+        if failed or answer.get("timed_out"):
+            reasons = sorted(
+                {
+                    str((f.get("reason") or {}).get("type", "unknown"))
+                    for f in shards.get("failures") or []
+                    if isinstance(f, dict)
+                }
+            )
+            why = f"{failed} of {shards.get('total', '?')} shards failed" if failed else "timed out"
+            raise SourceError(
+                f"{self.config.where()}: {what} on {self.index!r} returned a partial answer "
+                f"({why}{': ' + ', '.join(reasons) if reasons else ''}); a shard copy held by "
+                "the point in time is gone (node lost?), so the export would miss documents; "
+                "run preserve again once the cluster is green"
+            )
 
     def _parallel(self, rejects: RejectSink) -> Iterator[pa.RecordBatch]:
         done = object()
@@ -303,16 +379,21 @@ class ElasticsearchCollector(Collector):
                 "query": query,
                 "sort": [{"_shard_doc": "asc"}],
                 "track_total_hits": False,
+                # a lost shard copy must fail the page, never shorten it
+                "allow_partial_search_results": False,
             }
             if slice_id is not None:
                 body["slice"] = {"id": slice_id, "max": self.slices}
             if search_after is not None:
                 body["search_after"] = search_after
             page = self._call("read a page", functools.partial(client.search, **body))
+            self._check_shards(page, "reading a page")
             pit_id = page.get("pit_id", pit_id)
             hits = page["hits"]["hits"]
             if not hits:
                 break
+            with self._lock:
+                self.hits_read += len(hits)
             for hit in hits:
                 batch = self._hit(hit, builder, rejects)
                 if batch is not None:
@@ -345,3 +426,11 @@ class ElasticsearchCollector(Collector):
             self.pit_id = None
         self.client.close()
         self.client = None
+
+
+class _Retriable(Exception):
+    """A transient failure (overload, timeout, lost connection) worth another attempt."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

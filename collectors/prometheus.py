@@ -22,8 +22,10 @@ import hashlib
 import json
 import math
 import os
+import random
 import re
 import ssl
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -56,7 +58,13 @@ _OPTIONS: Final = {
     "headers",
     "request_timeout",
     "batch_rows",
+    "max_retries",
+    "retry_backoff",
 }
+#: HTTP statuses retried with backoff and jitter (overload, a restarting server behind a proxy).
+RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
+#: Longest single wait between two attempts (also caps a server's Retry-After), in seconds.
+MAX_BACKOFF_S: Final = 30.0
 
 #: Prometheus refuses a range query with more than 11,000 points per series.
 PROMETHEUS_POINT_LIMIT: Final = 11_000
@@ -243,6 +251,12 @@ class PrometheusCollector(Collector):
             )
         self.timeout_s = float(self.option("request_timeout", 60))
         self.batch_rows = int(self.option("batch_rows", 8192))
+        self.max_retries = int(self.option("max_retries", 3))
+        self.retry_backoff = float(self.option("retry_backoff", 0.5))
+        if self.max_retries < 0 or self.retry_backoff < 0:
+            raise ConfigError(
+                f"{self.config.where()}: max_retries and retry_backoff must not be negative"
+            )
         self.headers = self._headers(self.option("headers", {}))
         if self.option("bearer_token_env") and self.option("username"):
             raise ConfigError(f"{where}: use either bearer_token_env or username, not both")
@@ -384,7 +398,29 @@ class PrometheusCollector(Collector):
             self._tls = context
 
     def _request(self, path: str, params: dict[str, str], *, query: PromQuery | None) -> Any:
-        """POST one API request and return its ``data``; every failure is one clear line."""
+        """POST one API request and return its ``data``; every failure is one clear line.
+
+        429, 502-504, timeouts and lost connections are retried up to ``max_retries`` times,
+        waiting ``retry_backoff * 2**attempt`` seconds (times a random 0.5-1.5 jitter, at most
+        30 s; a ``Retry-After`` the server sends is honoured up to 30 s), then the source fails.
+        """
+        attempt = 0
+        while True:
+            try:
+                return self._request_once(path, params, query=query)
+            except _Retriable as retriable:
+                if attempt >= self.max_retries:
+                    raise SourceError(
+                        f"{retriable.message} (gave up after {attempt + 1} attempts)"
+                    ) from None
+                wait = min(MAX_BACKOFF_S, self.retry_backoff * 2**attempt)
+                wait *= random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not secrecy
+                if retriable.retry_after is not None:
+                    wait = max(wait, min(MAX_BACKOFF_S, retriable.retry_after))
+                time.sleep(wait)
+                attempt += 1
+
+    def _request_once(self, path: str, params: dict[str, str], *, query: PromQuery | None) -> Any:
         where = self.config.where()
         headers = {
             **self.headers,
@@ -404,7 +440,10 @@ class PrometheusCollector(Collector):
             ) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
-            raise self._http_error(exc, about) from None
+            error = self._http_error(exc, about)
+            if exc.code in RETRY_STATUSES:
+                raise _Retriable(str(error), _retry_after(exc.headers.get("Retry-After"))) from None
+            raise error from None
         except urllib.error.URLError as exc:
             reason = exc.reason
             if isinstance(reason, ssl.SSLError):
@@ -412,17 +451,17 @@ class PrometheusCollector(Collector):
                     f"{where}: TLS with Prometheus at {self.url} failed "
                     f"({_one_line(str(reason), 160)}); set ca_certs to the CA that signed it"
                 ) from None
-            raise SourceError(
+            raise _Retriable(
                 f"{where}: cannot reach Prometheus at {self.url} ({_one_line(str(reason), 160)}); "
                 "check that it is running and the url setting"
             ) from None
         except TimeoutError:
-            raise SourceError(
+            raise _Retriable(
                 f"{where}: Prometheus at {self.url} did not answer {about} within "
                 f"{self.timeout_s:g}s; raise request_timeout or use a larger step"
             ) from None
         except OSError as exc:
-            raise SourceError(
+            raise _Retriable(
                 f"{where}: connection to Prometheus at {self.url} failed "
                 f"({type(exc).__name__}); check that it is running and the url setting"
             ) from None
@@ -589,3 +628,21 @@ class PrometheusCollector(Collector):
     def _raw(query: PromQuery, metric: Any, sample: Any) -> bytes:
         record = {"query": query.name, "metric": metric, "sample": sample}
         return json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")
+
+
+class _Retriable(Exception):
+    """A transient failure (overload, timeout, lost connection) worth another attempt."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After: <seconds>`` header (an HTTP date is ignored)."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None

@@ -31,6 +31,10 @@ class StoreError(ForensicsError, OSError):
     """The evidence store could not be used (missing bucket, no permission, no lock)."""
 
 
+class StagingFullError(ForensicsError, OSError):
+    """The staging folder's disk is full (or over quota): nothing more can be staged."""
+
+
 class BundleNotFoundError(StoreError, FileNotFoundError):
     """No bundle (or no object) exists at the given location."""
 

@@ -8,6 +8,7 @@ bounded whatever the source size; sorting happens once per file.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +16,34 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forensics.bundle.schema import REJECTS_SCHEMA, TIMESTAMP
+from forensics.errors import StagingFullError
 
 #: Rows per Parquet row group: small enough for time-range pruning, large enough to compress.
 ROW_GROUP_ROWS = 64 * 1024
 DEFAULT_MAX_ROWS_PER_FILE = 200_000
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for "no space left on device" / "disk quota exceeded", also from Arrow's writers."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return isinstance(exc, OSError) and (
+        "No space left on device" in text or "Disk quota exceeded" in text
+    )
+
+
+def staging_full(folder: Path, *, resumable: bool) -> StagingFullError:
+    """The one-line error for a full staging disk, naming the folder and what to do."""
+    if resumable:  # collection finished; hashing or storing from staging hit a full disk
+        return StagingFullError(
+            f"no space left on device while sealing from the staging folder {folder} (its disk "
+            "or the store's is full); free space, then finish the run with --resume"
+        )
+    return StagingFullError(
+        f"the staging folder {folder} is full (no space left on device); nothing was sealed; "
+        "free space there or pass --staging on a disk with room, then run preserve again"
+    )
 
 
 @dataclass(frozen=True)
