@@ -19,6 +19,7 @@ from forensics.errors import (
     IntegrityError,
     InvalidIdentifierError,
     SourceError,
+    StagingFullError,
     StoreError,
 )
 from forensics.listing import list_bundles
@@ -51,6 +52,7 @@ __all__ = [
     "PreserveResult",
     "SourceConfig",
     "SourceError",
+    "StagingFullError",
     "StoreError",
     "VerifyResult",
     "list_bundles",

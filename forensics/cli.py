@@ -19,9 +19,11 @@ from rich.table import Table
 
 from forensics.config import load_config
 from forensics.errors import ConfigError, ForensicsError
+from forensics.ids import validate_bundle_id, validate_incident_id
 from forensics.listing import list_bundles
 from forensics.preserve import DEFAULT_LOOKBACK, PreserveResult, failure_summary, preserve, resume
 from forensics.progress import RichProgress
+from forensics.signing import generate_keypair, load_public_key, load_signer
 from forensics.stores import DEFAULT_STORE, open_store, split_bundle_uri
 from forensics.timeutil import parse_duration, parse_time, utcnow
 from forensics.verify import verify_bundle
@@ -216,6 +218,11 @@ def _print_result(result: PreserveResult, *, as_json: bool, allow_partial: bool)
     metavar="BUNDLE_ID",
     help="Finish storing and sealing an interrupted run, without collecting again.",
 )
+@click.option(
+    "--sign-key",
+    metavar="PATH",
+    help="Sign the manifest with this Ed25519 private key (see forensics keygen).",
+)
 @JSON
 def preserve_command(
     incident: str,
@@ -232,9 +239,14 @@ def preserve_command(
     allow_partial: bool,
     staging: str | None,
     resume_id: str | None,
+    sign_key: str | None,
     as_json: bool,
 ) -> None:
     """Collect every configured source for the incident window into a sealed bundle."""
+    validate_incident_id(incident)
+    if resume_id:
+        validate_bundle_id(resume_id)
+    signer = load_signer(sign_key) if sign_key else None  # before collecting anything
     store = open_store(
         store_uri,
         endpoint_url=s3_endpoint,
@@ -253,6 +265,7 @@ def preserve_command(
                 bundle_id=resume_id,
                 staging=staging_dir,
                 progress=progress,
+                signer=signer,
             )
         _print_result(result, as_json=as_json, allow_partial=allow_partial)
         return
@@ -268,6 +281,7 @@ def preserve_command(
             lookback=back,
             staging=staging_dir,
             progress=progress,
+            signer=signer,
         )
     _print_result(result, as_json=as_json, allow_partial=allow_partial)
 
@@ -276,14 +290,24 @@ def preserve_command(
 @click.argument("bundle_uri")
 @S3_ENDPOINT
 @click.option("--no-record", is_flag=True, help="Do not append a 'verified' custody event.")
+@click.option(
+    "--public-key",
+    metavar="PATH",
+    help="Require a valid manifest signature by this Ed25519 public key (PEM).",
+)
 @JSON
 def verify_command(
-    bundle_uri: str, s3_endpoint: str | None, no_record: bool, as_json: bool
+    bundle_uri: str,
+    s3_endpoint: str | None,
+    no_record: bool,
+    public_key: str | None,
+    as_json: bool,
 ) -> None:
     """Recompute every hash of a bundle; exit 0 only when it is intact."""
     store_uri, incident, bundle_id = split_bundle_uri(bundle_uri)
+    trusted = load_public_key(public_key) if public_key else None
     store = open_store(store_uri, endpoint_url=s3_endpoint)
-    result = verify_bundle(store, incident, bundle_id, record=not no_record)
+    result = verify_bundle(store, incident, bundle_id, record=not no_record, public_key=trusted)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     elif result.intact:
@@ -292,14 +316,22 @@ def verify_command(
             f"        {result.files_checked} files, {result.bytes_checked:,} bytes, "
             f"digest {result.digest}"
         )
-        for item in result.retention[:1]:
+        if result.signature:
+            checked = "valid" if result.signature["checked"] else "not checked"
             click.echo(
-                f"        Object Lock {item['mode']} until {item['until']} (every object checked)"
+                f"        signed {result.signature['algorithm']} by "
+                f"{result.signature['key_fingerprint']} ({checked})"
             )
+        for item in result.retention:
+            click.echo(f"        Object Lock {item['mode']} until {item['until']}  {item['path']}")
     else:
         click.echo(f"NOT INTACT  {result.bundle_uri}")
         for problem in result.problems:
             click.echo(f"  {problem}")
+        for item in result.retention:
+            click.echo(
+                f"  Object Lock {item['mode'] or 'NONE'} until {item['until']}  {item['path']}"
+            )
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if not result.intact:
@@ -315,6 +347,8 @@ def ls_command(
     store_uri: str, incident: str | None, s3_endpoint: str | None, as_json: bool
 ) -> None:
     """List bundles with incident, window, sources, rows, sealed or incomplete."""
+    if incident is not None:
+        validate_incident_id(incident)
     store = open_store(store_uri, endpoint_url=s3_endpoint)
     bundles = list_bundles(store, incident=incident)
     if as_json:
@@ -342,6 +376,18 @@ def ls_command(
             status,
         )
     _console().print(table)
+
+
+@main.command("keygen")
+@click.argument("path")
+def keygen_command(path: str) -> None:
+    """Make an Ed25519 key pair: PATH (private, mode 0600) and PATH.pub (public)."""
+    _public, fingerprint = generate_keypair(path)
+    click.echo(
+        "key pair written: the private key (mode 0600; keep it secret, give it to "
+        "preserve --sign-key) and its public key beside it with the suffix .pub "
+        f"(give it to verify --public-key)\nfingerprint  {fingerprint}"
+    )
 
 
 @main.command("analyze")

@@ -31,12 +31,15 @@ from forensics.bundle.writer import (
     DatasetWriter,
     RejectWriter,
     StagedFile,
+    is_disk_full,
+    staging_full,
 )
 from forensics.config import Config
-from forensics.errors import ConfigError, ForensicsError, SourceError
+from forensics.errors import ConfigError, ForensicsError, SourceError, StagingFullError
 from forensics.identity import TOOL_NAME
 from forensics.ids import new_bundle_id, validate_bundle_id, validate_incident_id
 from forensics.seal import store_and_seal
+from forensics.signing import Signer
 from forensics.staging import StagedBundle
 from forensics.stores.base import Store
 from forensics.stores.local import LocalStore
@@ -124,8 +127,12 @@ def preserve(
     staging: Path | None = None,
     progress: ProgressListener | None = None,
     max_rows_per_file: int = DEFAULT_MAX_ROWS_PER_FILE,
+    signer: Signer | None = None,
 ) -> PreserveResult:
-    """Collect every configured source for ``window`` into a new sealed bundle."""
+    """Collect every configured source for ``window`` into a new sealed bundle.
+
+    With ``signer`` the manifest is signed (``manifest.sig``, see :mod:`forensics.signing`).
+    """
     validate_incident_id(incident)
     listener: ProgressListener = progress or _Quiet()
     collectors = build_collectors(config, window, lookback)
@@ -152,13 +159,16 @@ def preserve(
             sources=entries,
             staged=staged_files,
             custody=_collected_events(entries),
+            sign_key_fingerprint=signer.fingerprint if signer else None,
         )
         staged.save(stage_root)
-    except BaseException:
+    except BaseException as exc:
         # Collection did not finish: there is nothing complete to resume.
         shutil.rmtree(stage_root, ignore_errors=True)
+        if is_disk_full(exc):
+            raise staging_full(stage_root.parent.parent, resumable=False) from None
         raise
-    return _finish(store, staged, stage_root, listener)
+    return _finish(store, staged, stage_root, listener, signer)
 
 
 def resume(
@@ -168,6 +178,7 @@ def resume(
     bundle_id: str,
     staging: Path | None = None,
     progress: ProgressListener | None = None,
+    signer: Signer | None = None,
 ) -> PreserveResult:
     """Finish storing and sealing a bundle whose collection completed, without collecting again."""
     validate_incident_id(incident)
@@ -179,7 +190,7 @@ def resume(
         )
     staged = StagedBundle.load(stage_root)
     store.check()
-    return _finish(store, staged, stage_root, progress or _Quiet())
+    return _finish(store, staged, stage_root, progress or _Quiet(), signer)
 
 
 def _collected_events(entries: list[SourceEntry]) -> list[str]:
@@ -204,16 +215,27 @@ def _collected_events(entries: list[SourceEntry]) -> list[str]:
 
 
 def _finish(
-    store: Store, staged: StagedBundle, stage_root: Path, listener: ProgressListener
+    store: Store,
+    staged: StagedBundle,
+    stage_root: Path,
+    listener: ProgressListener,
+    signer: Signer | None = None,
 ) -> PreserveResult:
     resume_hint = (
         f"the collected evidence is kept at {stage_root}; finish it with: forensics preserve "
         f"--resume {staged.bundle_id} --incident {staged.incident_id} --store {store.uri}"
+        + (" --sign-key <the same key>" if staged.sign_key_fingerprint else "")
     )
     try:
-        manifest = store_and_seal(store, staged, stage_root, listener)
+        manifest = store_and_seal(store, staged, stage_root, listener, signer)
     except ForensicsError as exc:
         raise type(exc)(f"{exc}; {resume_hint}") from None
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        raise StagingFullError(
+            f"{staging_full(stage_root.parent.parent, resumable=True)}; {resume_hint}"
+        ) from None
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"interrupted before the seal; {resume_hint}") from None
     shutil.rmtree(stage_root, ignore_errors=True)

@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from forensics.bundle.custody import custody_line, line_hash, sealed_line
+from forensics.bundle.custody import custody_line, line_hash
 from forensics.bundle.manifest import MANIFEST, FileEntry, Manifest
-from forensics.errors import ImmutableObjectError, IntegrityError
+from forensics.errors import ConfigError, ImmutableObjectError, IntegrityError
 from forensics.hashing import sha256_bytes, sha256_file
 from forensics.identity import TOOL_NAME, operator, tool_version
+from forensics.signing import SIGNATURE, Signer, sealed_event, signature_details
 from forensics.staging import StagedBundle
 from forensics.stores.base import Store
 from forensics.timeutil import isoformat, utcnow
@@ -38,11 +39,16 @@ class _Silent:
 
 
 def store_and_seal(
-    store: Store, staged: StagedBundle, folder: Path, listener: StageListener | None = None
+    store: Store,
+    staged: StagedBundle,
+    folder: Path,
+    listener: StageListener | None = None,
+    signer: Signer | None = None,
 ) -> Manifest:
-    """Upload the staged files, write custody and manifest, seal. Safe to repeat."""
+    """Upload the staged files, write custody and manifest, sign (optional), seal. Repeatable."""
     progress: StageListener = listener or _Silent()
     bundle = staged.bundle
+    _check_signer(staged, signer)
     if not staged.files:
         progress.stage("hashing", total=len(staged.staged))
         for item in staged.staged:
@@ -125,7 +131,8 @@ def store_and_seal(
         body = manifest.to_json()
         store.put_bytes(manifest_key, body, sha256=sha256_bytes(body))
 
-    seal = sealed_line(
+    signature = _store_signature(store, bundle, body, signer) if signer else None
+    seal = sealed_event(
         seq=len(planned) + 1,
         custody_head=custody_head,
         digest=manifest.digest,
@@ -133,6 +140,7 @@ def store_and_seal(
         sealed=manifest.sealed,
         who=manifest.operator,
         version=manifest.tool["version"],
+        signature=signature,
     )
     existing = store.read_custody(bundle)
     if len(existing) == len(planned):
@@ -141,3 +149,36 @@ def store_and_seal(
         raise IntegrityError(f"the sealed event of {store.location(bundle)} does not match")
     store.seal(bundle)
     return manifest
+
+
+def _check_signer(staged: StagedBundle, signer: Signer | None) -> None:
+    """A resumed run must sign with the key the run was started with, or not at all."""
+    wanted = staged.sign_key_fingerprint
+    given = signer.fingerprint if signer else None
+    if wanted == given:
+        return
+    if wanted and not given:
+        raise ConfigError(
+            f"this bundle was started with --sign-key (key {wanted}); "
+            "give the same --sign-key to finish it"
+        )
+    if not wanted:
+        raise ConfigError("this bundle was started without --sign-key; finish it without one")
+    raise ConfigError(
+        f"this bundle was started with --sign-key key {wanted}, not {given}; "
+        "give the same key to finish it"
+    )
+
+
+def _store_signature(store: Store, bundle: str, manifest: bytes, signer: Signer) -> dict[str, str]:
+    """Write ``manifest.sig`` unless the same signature is already stored (idempotent)."""
+    key = f"{bundle}/{SIGNATURE}"
+    body = signer.sign(manifest)  # Ed25519 is deterministic: a retry makes the same bytes
+    if store.exists(key):
+        if store.read_bytes(key) != body:
+            raise IntegrityError(
+                f"{store.location(key)} exists but is not this key's signature of the manifest"
+            )
+    else:
+        store.put_bytes(key, body, sha256=sha256_bytes(body))
+    return signature_details(body)

@@ -40,6 +40,8 @@ class StagedBundle:
     files: list[FileEntry] = field(default_factory=list)
     #: Custody event lines rendered so far, in order (UTF-8 text, newline included).
     custody: list[str] = field(default_factory=list)
+    #: Fingerprint of the --sign-key the run was started with (never the key or its path).
+    sign_key_fingerprint: str | None = None
 
     @property
     def bundle(self) -> str:

@@ -38,6 +38,13 @@ def service_unavailable(message: str) -> None:
     pytest.skip(message)
 
 
+def require_shared(path: Path) -> Path:
+    """A path under ../shared/data: fail under CI, skip elsewhere, when it is missing."""
+    if not path.exists():
+        service_unavailable(f"shared data {path} is missing (CI lays shared/ beside the clone)")
+    return path
+
+
 def free_port() -> int:
     """An unused TCP port on loopback."""
     with socket.socket() as sock:

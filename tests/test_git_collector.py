@@ -17,7 +17,7 @@ from collectors.git import glob_regex, parse_git_date, parse_pr_number
 from forensics.config import parse_config
 from forensics.errors import ConfigError, SourceError
 from forensics.window import Window
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, require_shared
 from tests.contract import Rejects, run_contract
 from tests.contract_cases.git import build_repo, git
 from tests.helpers import WINDOW
@@ -240,8 +240,7 @@ def test_log_export_matches_repository(repo: Path, tmp_path: Path) -> None:
 def test_real_kubernetes_test_infra_export() -> None:
     folder = SHARED_DATA / "postmortems_and_changes"
     export = folder / "k8s-test-infra_git-log-fuller_2019-01-21_to_2019-01-24.txt"
-    if not export.exists():
-        pytest.skip(f"{export} is not present")
+    require_shared(export)
     expected = [
         json.loads(line)
         for line in (folder / "k8s-test-infra_git-first-parent_2019-01-21_to_2019-01-24.jsonl")

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from forensics.cli import main
+from tests.conftest import require_shared
 
 ROOT = Path(__file__).resolve().parent.parent
 NEZHA = ROOT.parent / "shared" / "data" / "nezha_trainticket"
@@ -26,10 +27,10 @@ BASELINE_CONFIG = ROOT / "examples" / "nezha" / "baseline.toml"
 INJECTED = pd.Timestamp("2023-01-29T08:43:04Z")
 ROOT_CAUSE_FIRST_ERROR = pd.Timestamp("2023-01-29T08:43:17.122Z")
 
-pytestmark = pytest.mark.skipif(
-    not NEZHA.is_dir() or not CONFIG.exists() or not BASELINE_CONFIG.exists(),
-    reason="needs ../shared/data/nezha_trainticket and examples/nezha/{forensics,baseline}.toml",
-)
+
+@pytest.fixture(autouse=True)
+def _nezha_data() -> None:
+    require_shared(NEZHA)
 
 
 def _preserve(config: Path, incident: str, since: str, until: str, store: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -35,10 +36,14 @@ def test_object_lock_retention_on_every_object(
     store = S3Store(lock_bucket, "prod", endpoint_url=s3_endpoint, lock_mode="COMPLIANCE")
     result = small_bundle(store, tmp_path)
     assert result.manifest.store["object_lock"] is True
+    # Every object is reported: data files, the manifest and each custody event object.
+    objects = {o.key.split("/", 2)[2] for o in store.list_objects(f"INC-1/{result.bundle_id}")}
     outcome = verify_bundle(store, "INC-1", result.bundle_id)
     assert outcome.intact, outcome.problems
-    assert len(outcome.retention) == len(result.manifest.files)
+    assert {r["path"] for r in outcome.retention} == objects
+    assert {f.path for f in result.manifest.files} | {"manifest.json"} < objects
     assert {r["mode"] for r in outcome.retention} == {"COMPLIANCE"}
+    assert all(r["until"] for r in outcome.retention)
 
     # The server itself refuses to delete a locked version, whatever the tool does.
     key = f"prod/INC-1/{result.bundle_id}/{result.manifest.files[0].path}"
@@ -67,3 +72,61 @@ def test_pyarrow_reads_the_bundle_from_s3(
     filesystem, root = store.arrow_filesystem()
     table = pq.read_table(f"{root}/INC-1/{result.bundle_id}/logs", filesystem=filesystem)
     assert table.num_rows == 300
+
+
+def test_object_lock_every_object_reported_and_sealed_objects_refused(
+    s3_endpoint: str, lock_bucket: str, s3_client, tmp_path: Path
+) -> None:
+    """Signed bundle on an Object Lock bucket: data, manifest, signature and custody objects
+    all carry a retention that verify reports (text and --json), and the tool refuses to
+    overwrite or delete any of them."""
+    from click.testing import CliRunner
+
+    from forensics.cli import main
+    from forensics.errors import ImmutableObjectError
+    from forensics.preserve import preserve
+    from forensics.signing import generate_keypair, load_public_key, load_signer
+    from tests.helpers import WINDOW, files_config, log_records, write_jsonl
+
+    public, _ = generate_keypair(tmp_path / "key.pem")
+    write_jsonl(tmp_path / "logs" / "app.jsonl", log_records(40))
+    store = S3Store(lock_bucket, "locked", endpoint_url=s3_endpoint, lock_mode="GOVERNANCE")
+    result = preserve(
+        files_config(tmp_path),
+        store,
+        incident="INC-L",
+        window=WINDOW,
+        signer=load_signer(tmp_path / "key.pem"),
+    )
+    bundle = f"INC-L/{result.bundle_id}"
+    keys = sorted(o.key for o in store.list_objects(bundle))
+    names = [k[len(bundle) + 1 :] for k in keys]
+    assert "manifest.json" in names and "manifest.sig" in names
+    assert sum(n.startswith("custody/") for n in names) == 3  # collected, stored, sealed
+    for key in keys:
+        with pytest.raises(ImmutableObjectError, match="refusing to overwrite"):
+            store.put_bytes(key, b"x", sha256="00" * 32)
+        with pytest.raises(ImmutableObjectError, match="sealed"):
+            store.delete(key)
+
+    outcome = verify_bundle(
+        store, "INC-L", result.bundle_id, record=False, public_key=load_public_key(public)
+    )
+    assert outcome.intact, outcome.problems
+    assert sorted(r["path"] for r in outcome.retention) == sorted(names)
+    for item in outcome.retention:
+        assert item["mode"] == "GOVERNANCE" and item["until"] > "2026", item
+
+    uri = store.location(bundle)
+    runner = CliRunner()
+    text = runner.invoke(main, ["verify", uri, "--s3-endpoint", s3_endpoint, "--no-record"])
+    assert text.exit_code == 0, text.output
+    for name in names:
+        assert any(
+            "Object Lock GOVERNANCE until" in line and line.endswith(name)
+            for line in text.output.splitlines()
+        ), name
+    as_json = runner.invoke(main, ["verify", uri, "--s3-endpoint", s3_endpoint, "--json"])
+    reported = json.loads(as_json.stdout)["retention"]
+    assert {r["path"] for r in reported} == set(names)
+    assert all(r["until"] for r in reported)

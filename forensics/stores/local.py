@@ -14,10 +14,18 @@ import pyarrow.fs as pafs
 
 from forensics.bundle.manifest import CUSTODY
 from forensics.errors import BundleNotFoundError, ImmutableObjectError, StoreError
+from forensics.ids import validate_key
 from forensics.stores.base import ObjectInfo, Retention, Store
 
 _READ_ONLY_FILE = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 _READ_ONLY_DIR = _READ_ONLY_FILE | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+
+
+_TEMPORARY = ".tmp"
+
+
+def _is_temporary(name: str) -> bool:
+    return name.startswith(".") and name.endswith(_TEMPORARY)
 
 
 class LocalStore(Store):
@@ -28,9 +36,7 @@ class LocalStore(Store):
         self.uri = str(self.root)
 
     def _path(self, key: str) -> Path:
-        clean = key.strip("/")
-        if any(part in {"..", "."} for part in clean.split("/")):
-            raise StoreError(f"invalid key {key!r}")
+        clean = validate_key(key).strip("/")  # relative, no traversal, no control characters
         return self.root / clean if clean else self.root
 
     def location(self, key: str = "") -> str:
@@ -54,7 +60,7 @@ class LocalStore(Store):
                 f"refusing to overwrite existing evidence {target}; objects are never replaced"
             )
         target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        temporary = target.with_name(f".{target.name}.{os.getpid()}{_TEMPORARY}")
         try:
             with temporary.open("wb") as out:
                 write(out)
@@ -98,14 +104,12 @@ class LocalStore(Store):
         return self._path(key).exists()
 
     def list_objects(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Every file under ``prefix``, skipping in-flight temporaries."""
+        """Every file under ``prefix`` (nothing hidden: a planted file must show)."""
         base = self._path(prefix)
         if not base.is_dir():
             return
         for dirpath, _dirs, files in os.walk(base):
             for name in sorted(files):
-                if name.startswith(".") and name.endswith(".tmp"):
-                    continue
                 full = Path(dirpath) / name
                 yield ObjectInfo(full.relative_to(self.root).as_posix(), full.stat().st_size)
 
@@ -152,7 +156,9 @@ class LocalStore(Store):
         base = self._path(bundle)
         for dirpath, dirs, files in os.walk(base, topdown=False):
             for name in files:
-                if name != CUSTODY:
+                if _is_temporary(name):  # left by a run killed mid-copy; the resume rewrote it
+                    Path(dirpath, name).unlink()
+                elif name != CUSTODY:
                     Path(dirpath, name).chmod(_READ_ONLY_FILE)
             for name in dirs:
                 Path(dirpath, name).chmod(_READ_ONLY_DIR)

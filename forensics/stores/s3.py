@@ -11,6 +11,7 @@ instance role); they are never recorded or printed.
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,17 +23,39 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
     PartialCredentialsError,
+    ReadTimeoutError,
 )
 
 from forensics.bundle.manifest import CUSTODY_DIR
 from forensics.errors import BundleNotFoundError, ImmutableObjectError, StoreError
+from forensics.ids import validate_key
 from forensics.stores.base import ObjectInfo, Retention, Store
 from forensics.timeutil import utcnow
 
 LOCK_MODES = ("COMPLIANCE", "GOVERNANCE")
+#: Network tuning from the environment: (variable, default); botocore *standard* retries
+#: back off exponentially with jitter between attempts.
+CONNECT_TIMEOUT_ENV = ("FORENSICS_S3_CONNECT_TIMEOUT", 10.0)
+READ_TIMEOUT_ENV = ("FORENSICS_S3_READ_TIMEOUT", 60.0)
+MAX_ATTEMPTS_ENV = ("FORENSICS_S3_MAX_ATTEMPTS", 6)
+
+
+def _env_number(variable: str, default: float, *, integer: bool = False) -> float:
+    raw = os.environ.get(variable)
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise StoreError(f"{variable} must be a positive {'integer' if integer else 'number'}")
+    return value
 
 
 class S3Store(Store):
@@ -48,6 +71,9 @@ class S3Store(Store):
         lock_mode: str = "COMPLIANCE",
         retention_days: int = 365,
         require_lock: bool = False,
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_attempts: int | None = None,
     ) -> None:
         if lock_mode not in LOCK_MODES:
             raise StoreError(f"lock mode must be one of {', '.join(LOCK_MODES)}")
@@ -60,20 +86,27 @@ class S3Store(Store):
         self.lock_mode = lock_mode
         self.retention_days = retention_days
         self.require_lock = require_lock
+        self.connect_timeout = connect_timeout or _env_number(*CONNECT_TIMEOUT_ENV)
+        self.read_timeout = read_timeout or _env_number(*READ_TIMEOUT_ENV)
+        self.max_attempts = int(max_attempts or _env_number(*MAX_ATTEMPTS_ENV, integer=True))
         self._session = boto3.session.Session(region_name=region)
         self.region = self._session.region_name or "us-east-1"
         self.client = self._session.client(
             "s3",
             endpoint_url=endpoint_url,
             region_name=self.region,
-            config=BotoConfig(retries={"max_attempts": 6, "mode": "standard"}),
+            config=BotoConfig(
+                retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
+            ),
         )
         self._lock_enabled: bool | None = None
 
     # -- helpers --------------------------------------------------------------------
 
     def _key(self, key: str) -> str:
-        clean = key.strip("/")
+        clean = validate_key(key).strip("/")  # relative, no traversal, no control characters
         return f"{self.prefix}/{clean}" if self.prefix else clean
 
     def _relative(self, full: str) -> str:
@@ -95,6 +128,12 @@ class S3Store(Store):
                 f"cannot reach the S3 endpoint {self.endpoint_url or 'of AWS'} "
                 f"to {action} {where}; "
                 "check --s3-endpoint / AWS_ENDPOINT_URL and the network"
+            )
+        if isinstance(exc, ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError):
+            return StoreError(
+                f"the S3 endpoint {self.endpoint_url or 'of AWS'} did not answer to {action} "
+                f"{where} ({type(exc).__name__} after {self.max_attempts} attempts, "
+                f"timeouts {self.connect_timeout:g}s connect / {self.read_timeout:g}s read)"
             )
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
