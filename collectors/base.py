@@ -21,6 +21,7 @@ rejected + rows skipped; the manifest records all four.
 from __future__ import annotations
 
 import builtins
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -122,6 +123,17 @@ class Collector(ABC):
         if required:
             raise ConfigError(f"{self.config.where()}: missing required key {key!r}")
         return default
+
+    def secret(self, variable: str, what: str = "") -> str:
+        """The value of the environment variable a ``*_env`` option names (never recorded)."""
+        value = os.environ.get(variable)
+        if not value:
+            label = f" ({what})" if what else ""
+            raise ConfigError(
+                f"{self.config.where()}: environment variable {variable}{label} is not set; "
+                "export it before running preserve"
+            )
+        return value
 
     def check_options(self, allowed: set[str]) -> None:
         """Refuse keys this collector does not know (catches typos early)."""

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import glob
 import gzip
 import hashlib
 import io
@@ -35,6 +34,7 @@ import pyarrow as pa
 
 from collectors.base import Collector, RejectSink, SourceReport
 from collectors.formats.jsonl import json_error
+from collectors.paths import display_path, resolve_files
 from collectors.records import (
     BatchBuilder,
     RecordError,
@@ -178,32 +178,18 @@ class DeployEventsCollector(Collector):
 
     # -- files --------------------------------------------------------------------------
 
-    def _resolve(self, pattern: str) -> list[Path]:
-        full = Path(pattern) if Path(pattern).is_absolute() else self.config.base_dir / pattern
-        matches = sorted(glob.glob(str(full), recursive=True))  # noqa: PTH207 - absolute patterns
-        return [Path(p) for p in matches if Path(p).is_file()]
-
     def _display(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.config.base_dir))
-        except ValueError:
-            return str(path)
+        return display_path(self.config.base_dir, path)
 
     def open(self) -> SourceReport:
         """Resolve the globs; a pattern that matches no file is an error."""
-        excluded = {p.resolve() for pattern in self.excludes for p in self._resolve(pattern)}
-        seen: set[Path] = set()
-        for pattern in self.patterns:
-            found = self._resolve(pattern)
-            if not found:
-                raise SourceError(
-                    f"{self.config.where()}: no file matches {pattern!r} "
-                    f"(relative to {self.config.base_dir}); export the events there first"
-                )
-            for path in found:
-                if path.resolve() not in excluded and path.resolve() not in seen:
-                    seen.add(path.resolve())
-                    self.files.append(path)
+        self.files = resolve_files(
+            self.config.base_dir,
+            self.patterns,
+            self.excludes,
+            where=self.config.where(),
+            hint="; export the events there first",
+        )
         query: dict[str, Any] = {
             "paths": self.patterns,
             "exclude": self.excludes,

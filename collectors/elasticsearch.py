@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import queue
 import random
 import threading
@@ -142,27 +141,18 @@ class ElasticsearchCollector(Collector):
         }
         api_key_env = self.option("api_key_env")
         if api_key_env:
-            kwargs["api_key"] = self._secret(api_key_env)
+            kwargs["api_key"] = self.secret(api_key_env)
         username = self.option("username")
         if username:
             kwargs["basic_auth"] = (
                 username,
-                self._secret(self.option("password_env", required=True)),
+                self.secret(self.option("password_env", required=True)),
             )
         if self.option("ca_certs"):
             kwargs["ca_certs"] = str(self.config.base_dir / self.option("ca_certs"))
         if self.option("verify_certs") is not None:
             kwargs["verify_certs"] = bool(self.option("verify_certs"))
         return Elasticsearch(self.hosts, **kwargs)
-
-    def _secret(self, variable: str) -> str:
-        value = os.environ.get(variable)
-        if not value:
-            raise ConfigError(
-                f"{self.config.where()}: environment variable {variable} is not set; "
-                "export it before running preserve"
-            )
-        return value
 
     def _call(self, what: str, action: Callable[[], Any]) -> Any:
         """Run one request with bounded retries (backoff + jitter); errors become one line."""

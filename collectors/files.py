@@ -16,7 +16,6 @@ preserved rows can be traced back to the exact bytes they came from.
 
 from __future__ import annotations
 
-import glob
 import gzip
 import hashlib
 import io
@@ -29,6 +28,7 @@ import pyarrow as pa
 from collectors.base import Collector, RejectSink, SourceReport
 from collectors.formats import FORMATS, FormatContext, LogFormat, format_class
 from collectors.formats.base import NumberedLine, Parsed, Rejected
+from collectors.paths import display_path, resolve_files
 from collectors.records import BatchBuilder, RecordError, RecordMapper, load_timezone
 from forensics.config import SourceConfig
 from forensics.errors import ConfigError, SourceError
@@ -107,32 +107,14 @@ class FilesCollector(Collector):
         self.batch_rows = int(self.option("batch_rows", 8192))
         self.files: list[Path] = []
 
-    def _resolve(self, pattern: str) -> list[Path]:
-        full = Path(pattern) if Path(pattern).is_absolute() else self.config.base_dir / pattern
-        matches = sorted(glob.glob(str(full), recursive=True))  # noqa: PTH207 - absolute patterns
-        return [Path(p) for p in matches if Path(p).is_file()]
-
     def _display(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self.config.base_dir))
-        except ValueError:
-            return str(path)
+        return display_path(self.config.base_dir, path)
 
     def open(self) -> SourceReport:
         """Resolve the globs; a pattern that matches no file is an error."""
-        excluded = {p.resolve() for pattern in self.excludes for p in self._resolve(pattern)}
-        seen: set[Path] = set()
-        for pattern in self.patterns:
-            matched = [p for p in self._resolve(pattern) if p.resolve() not in excluded]
-            if not matched and not self._resolve(pattern):
-                raise SourceError(
-                    f"{self.config.where()}: no file matches {pattern!r} "
-                    f"(relative to {self.config.base_dir})"
-                )
-            for path in matched:
-                if path.resolve() not in seen:
-                    seen.add(path.resolve())
-                    self.files.append(path)
+        self.files = resolve_files(
+            self.config.base_dir, self.patterns, self.excludes, where=self.config.where()
+        )
         self.report = SourceReport(
             query={
                 "paths": self.patterns,

@@ -427,22 +427,13 @@ class PostgresCollector(Collector):
             raise ConfigError(f"{self.config.where()}: {key} must be more than 0 seconds")
         return float(value)
 
-    def _secret(self, variable: str, what: str) -> str:
-        value = os.environ.get(variable)
-        if not value:
-            raise ConfigError(
-                f"{self.config.where()}: environment variable {variable} ({what}) is not set; "
-                "export it before running preserve"
-            )
-        return value
-
     # -- connection ---------------------------------------------------------------------------
 
     def _connection_params(self) -> tuple[str, dict[str, Any], dict[str, Any]]:
         """The DSN, keyword parameters, and what may be recorded about them (no secrets)."""
         dsn = ""
         if self.dsn_env:
-            dsn = self._secret(self.dsn_env, "the PostgreSQL DSN")
+            dsn = self.secret(self.dsn_env, "the PostgreSQL DSN")
         params: dict[str, Any] = {
             key: value
             for key, value in (
@@ -455,7 +446,7 @@ class PostgresCollector(Collector):
             if value is not None
         }
         if self.password_env:
-            params["password"] = self._secret(self.password_env, "the PostgreSQL password")
+            params["password"] = self.secret(self.password_env, "the PostgreSQL password")
         try:
             merged = conninfo_to_dict(dsn, **params)
         except psycopg.ProgrammingError:

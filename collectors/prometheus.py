@@ -21,7 +21,6 @@ import base64
 import hashlib
 import json
 import math
-import os
 import random
 import re
 import ssl
@@ -369,22 +368,13 @@ class PrometheusCollector(Collector):
 
     # -- connection -----------------------------------------------------------------
 
-    def _secret(self, variable: str) -> str:
-        value = os.environ.get(variable)
-        if not value:
-            raise ConfigError(
-                f"{self.config.where()}: environment variable {variable} is not set; "
-                "export it before running preserve"
-            )
-        return value
-
     def _connect(self) -> None:
         token_env = self.option("bearer_token_env")
         username = self.option("username")
         if token_env:
-            self._auth = f"Bearer {self._secret(token_env)}"
+            self._auth = f"Bearer {self.secret(token_env)}"
         elif username:
-            pair = f"{username}:{self._secret(self.option('password_env'))}".encode()
+            pair = f"{username}:{self.secret(self.option('password_env'))}".encode()
             self._auth = "Basic " + base64.b64encode(pair).decode("ascii")
         if self.url.startswith("https://"):
             ca = self.option("ca_certs")
