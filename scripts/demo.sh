@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install incident-forensics and preserve the bundled sample incident into ./evidence, then verify it.
+# Install incident-forensics, preserve the bundled sample incident into ./evidence, verify and analyse it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,6 +18,8 @@ forensics ls ./evidence --incident INC-42 --json >"$summary"
 bundle="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[-1]["uri"])' "$summary")"
 forensics verify "$bundle"
 echo
+forensics analyze "$bundle" --out "analysis/INC-42/$(basename "$bundle")"
+echo
 echo "Bundle:   $bundle"
 echo "Manifest: $bundle/manifest.json"
-echo "Reports:  none yet (analysis and post-mortem drafts arrive with the analysis issue)"
+echo "Analysis: $PWD/analysis/INC-42/$(basename "$bundle")/analysis.json"
