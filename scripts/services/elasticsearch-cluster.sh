@@ -33,6 +33,7 @@ NODES=(1 2 3)
 CLUSTER="forensics-faults"
 
 log() { echo "elasticsearch-cluster.sh: $*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 node_pid() {
     # prints the pid of node $1 if it is alive and is our launcher
@@ -183,11 +184,6 @@ status() {
     return 1
 }
 
-lock() {
-    mkdir -p "$STATE"
-    exec 9>"$STATE/lock"
-    flock 9
-}
 
 case "${1:-}" in
     start) lock && start ;;

@@ -34,6 +34,7 @@ ES_START_TIMEOUT="${ES_START_TIMEOUT:-120}"
 HEALTH_URL="http://127.0.0.1:$ES_PORT/_cluster/health?wait_for_status=yellow&timeout=1s"
 
 log() { echo "elasticsearch.sh: $*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 running_pid() {
     # prints the pid of our node if it is alive
@@ -141,15 +142,7 @@ stop() {
         log "not running"
         return 0
     fi
-    kill -TERM "$pid"
-    for _ in $(seq 1 60); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "pid $pid did not stop after 30s; killing it"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
+    terminate "$pid"
     rm -f "$PID_FILE" "$PORT_FILE"
     log "stopped (pid $pid)"
 }
@@ -170,12 +163,6 @@ status() {
     return 1
 }
 
-lock() {
-    # one start/stop at a time (e.g. parallel test workers all calling start)
-    mkdir -p "$STATE"
-    exec 9>"$STATE/lock"
-    flock 9
-}
 
 case "${1:-}" in
     start) lock && start ;;

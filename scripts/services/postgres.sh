@@ -35,6 +35,7 @@ TEST_ROLE="forensics"
 TEST_DB="forensics"
 
 log() { echo "postgres.sh: $*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 # Run a command as the `postgres` OS user when we are root, else as ourselves.
 as_pg() {
@@ -307,12 +308,6 @@ status() {
     return 1
 }
 
-lock() {
-    # one start/stop at a time (parallel test workers may all call start)
-    mkdir -p "$STATE"
-    exec 9>"$STATE/lock"
-    flock 9
-}
 
 case "${1:-}" in
     start) lock && start ;;

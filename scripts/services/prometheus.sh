@@ -32,6 +32,7 @@ START_TIMEOUT="${PROMETHEUS_START_TIMEOUT:-60}"
 PYTHON="$(command -v python3 || command -v python)"
 
 log() { echo "prometheus.sh: $*" >&2; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 running_pid() {
     # prints the pid of our server if it is alive
@@ -191,15 +192,7 @@ stop() {
         log "not running"
         return 0
     fi
-    kill -TERM "$pid"
-    for _ in $(seq 1 60); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "pid $pid did not stop after 30s; killing it"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
+    terminate "$pid"
     rm -f "$PID_FILE" "$PORT_FILE"
     log "stopped (pid $pid)"
 }
@@ -239,12 +232,6 @@ backfill() {
     fi
 }
 
-lock() {
-    # one start/stop/backfill at a time (e.g. parallel test workers all calling start)
-    mkdir -p "$STATE"
-    exec 9>"$STATE/lock"
-    flock 9
-}
 
 case "${1:-}" in
     start) lock && start ;;
