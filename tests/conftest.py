@@ -178,6 +178,36 @@ def sample_incident(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sample_bundle(sample_incident: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The sample incident preserved once per session into a local store; its bundle URI."""
+    import json
+
+    from click.testing import CliRunner
+
+    from forensics.cli import main
+
+    truth = json.loads((sample_incident / "ground_truth.json").read_text())
+    store = tmp_path_factory.mktemp("evidence")
+    window = ["--since", truth["window"]["since"], "--until", truth["window"]["until"]]
+    done = CliRunner().invoke(
+        main,
+        [
+            "preserve",
+            "--incident",
+            "INC-42",
+            "--config",
+            str(sample_incident / "forensics.toml"),
+            *window,
+            "--store",
+            str(store),
+            "--json",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    return str(json.loads(done.output)["bundle_uri"])
+
+
+@pytest.fixture(scope="session")
 def prometheus_url() -> str:
     """A real Prometheus server with the sample incident's history backfilled (2026-11-20)."""
     return start_service("prometheus")

@@ -17,31 +17,6 @@ SCHEMA = json.loads((ROOT / "docs" / "analysis-schema.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def sample_bundle(sample_incident: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    truth = json.loads((sample_incident / "ground_truth.json").read_text())
-    store = tmp_path_factory.mktemp("evidence")
-    done = CliRunner().invoke(
-        main,
-        [
-            "preserve",
-            "--incident",
-            "INC-42",
-            "--config",
-            str(sample_incident / "forensics.toml"),
-            "--since",
-            truth["window"]["since"],
-            "--until",
-            truth["window"]["until"],
-            "--store",
-            str(store),
-            "--json",
-        ],
-    )
-    assert done.exit_code == 0, done.output
-    return str(json.loads(done.output)["bundle_uri"])
-
-
-@pytest.fixture(scope="module")
 def analysis(
     sample_bundle: str, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[dict[str, object], Path]:

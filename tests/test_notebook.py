@@ -14,40 +14,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from click.testing import CliRunner
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from forensics.cli import main
 from tests.conftest import ROOT, service_unavailable
 
 NOTEBOOK = ROOT / "notebooks" / "investigate.ipynb"
 PREFIX_MARK = "KERNEL_SYS_PREFIX="
-
-
-@pytest.fixture(scope="module")
-def sample_bundle(sample_incident: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    truth = json.loads((sample_incident / "ground_truth.json").read_text())
-    store = tmp_path_factory.mktemp("evidence")
-    done = CliRunner().invoke(
-        main,
-        [
-            "preserve",
-            "--incident",
-            "INC-42",
-            "--config",
-            str(sample_incident / "forensics.toml"),
-            "--since",
-            truth["window"]["since"],
-            "--until",
-            truth["window"]["until"],
-            "--store",
-            str(store),
-            "--json",
-        ],
-    )
-    assert done.exit_code == 0, done.output
-    return str(json.loads(done.output)["bundle_uri"])
 
 
 def write_kernelspec(root: Path) -> Path:
